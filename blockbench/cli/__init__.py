@@ -1,0 +1,1 @@
+"""The ``blockbench`` command-line interface."""

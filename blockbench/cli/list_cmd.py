@@ -1,0 +1,48 @@
+"""``blockbench list``: what the loaded plugins provide."""
+
+from __future__ import annotations
+
+import click
+
+from blockbench.registries import KINDS
+
+_KIND_CHOICES = [k + "s" if k != "policy" else "policies" for k in KINDS]
+
+
+@click.command("list")
+@click.argument("kind", required=False, type=click.Choice(_KIND_CHOICES, case_sensitive=False))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="Output format.")
+def list_command(kind: str | None, fmt: str) -> None:
+    """List backbones, datasets, partitions and policies, with the plugin of each."""
+    from blockbench.plugins import get_components
+
+    components = get_components()
+    kinds = [kind.lower()] if kind else _KIND_CHOICES
+    if fmt == "json":
+        from blockbench.cli.output import print_json
+
+        print_json({
+            k: [
+                {"name": e.name, "aliases": list(e.aliases), "plugin": e.plugin,
+                 "description": e.description}
+                for e in components.registry(k)
+            ]
+            for k in kinds
+        } | {"errors": components.errors})
+        return
+    from rich.table import Table
+
+    from blockbench.cli.output import console
+
+    for k in kinds:
+        table = Table(title=k.capitalize(), title_justify="left", expand=False)
+        table.add_column("name", style="bold cyan", no_wrap=True)
+        table.add_column("aliases")
+        table.add_column("plugin", style="green", no_wrap=True)
+        table.add_column("description")
+        for e in components.registry(k):
+            table.add_row(e.name, ", ".join(e.aliases), e.plugin, e.description)
+        if not len(components.registry(k)):
+            table.add_row("[dim](none)[/dim]", "", "", "")
+        console().print(table)

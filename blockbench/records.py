@@ -1,0 +1,169 @@
+"""Run records: what one training run produced, and reading/writing them.
+
+Records are JSON objects carrying :data:`SCHEMA_VERSION`, the run identity and
+its hash. They are written as JSON lines (lossless) and CSV (flat, for
+spreadsheets); :func:`records_frame` turns them into a pandas DataFrame.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from blockbench import __version__
+from blockbench.errors import BlockbenchError
+from blockbench.spec import RunSpec, parse_target
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SCHEMA_VERSION = 1
+
+OK = "ok"
+FAILED = "failed"
+
+
+@dataclass
+class RunRecord:
+    """The outcome of one run.
+
+    Attributes:
+        spec: the run identity.
+        run_hash: ``spec.run_hash``.
+        status: "ok" or "failed".
+        error: the error for a failed run (one line).
+        val_acc, test_acc, val_loss, test_loss: final metrics of the evaluated weights.
+        history: per epoch: ``{"epoch", "loss", "accuracy", "val_loss", "val_accuracy"}``.
+        epochs_run: epochs actually trained.
+        best_epoch: 1-based epoch whose weights were evaluated.
+        trainable_params: parameters trained (block or backbone, plus head).
+        block: for block targets, ``{"index", "quarter", "n_blocks", "first_layer", "last_layer", "trainable_params"}``.
+        n_train, n_val, n_test: split sizes.
+        wall_seconds: training plus evaluation time.
+        blockbench_version: version that produced the record (not part of the hash).
+        schema_version: record layout version.
+        created_at: ISO timestamp, UTC.
+        host: machine name and device, informative only.
+    """
+
+    spec: RunSpec
+    status: str
+    run_hash: str = ""
+    error: str | None = None
+    val_acc: float | None = None
+    test_acc: float | None = None
+    val_loss: float | None = None
+    test_loss: float | None = None
+    history: list[dict[str, float]] = field(default_factory=list)
+    epochs_run: int = 0
+    best_epoch: int | None = None
+    trainable_params: int = 0
+    block: dict[str, Any] | None = None
+    n_train: int = 0
+    n_val: int = 0
+    n_test: int = 0
+    wall_seconds: float = 0.0
+    blockbench_version: str = __version__
+    schema_version: int = SCHEMA_VERSION
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    host: str = field(default_factory=platform.node)
+
+    def __post_init__(self) -> None:
+        if not self.run_hash:
+            self.run_hash = self.spec.run_hash
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["spec"] = self.spec.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise BlockbenchError(
+                f"run record schema version {version!r} is not supported by blockbench "
+                f"{__version__} (expects {SCHEMA_VERSION})"
+            )
+        fields = dict(data)
+        fields["spec"] = RunSpec.from_dict(fields["spec"])
+        return cls(**fields)
+
+    def to_row(self) -> dict[str, Any]:
+        """A flat dict for tables: identity columns, then results."""
+        spec = self.spec
+        kind, index = parse_target(spec.target)
+        block = self.block or {}
+        return {
+            "run_hash": self.run_hash,
+            "backbone": spec.backbone,
+            "weights": spec.weights,
+            "input_size": spec.input_size,
+            "dataset": spec.dataset,
+            "partition": spec.partition,
+            "target": spec.target,
+            "kind": kind,
+            "block": index,
+            "quarter": block.get("quarter"),
+            "n_blocks": block.get("n_blocks"),
+            "seed": spec.seed,
+            "epochs": spec.hparams.get("epochs"),
+            "status": self.status,
+            "val_acc": self.val_acc,
+            "test_acc": self.test_acc,
+            "val_loss": self.val_loss,
+            "test_loss": self.test_loss,
+            "epochs_run": self.epochs_run,
+            "trainable_params": self.trainable_params,
+            "n_train": self.n_train,
+            "n_val": self.n_val,
+            "n_test": self.n_test,
+            "wall_seconds": self.wall_seconds,
+            "error": self.error,
+            "blockbench_version": self.blockbench_version,
+        }
+
+
+def write_jsonl(records: Iterable[RunRecord], path: str | os.PathLike[str], append: bool = True) -> None:
+    """Append (or write) records as JSON lines, flushing each so a crash loses nothing."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a" if append else "w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record.to_dict(), sort_keys=True) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> Iterator[RunRecord]:
+    """Read records; a truncated last line (a crash mid-write) is ignored."""
+    path = Path(path)
+    with path.open(encoding="utf-8") as handle:
+        lines = handle.readlines()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if number == len(lines) and not line.endswith("\n"):
+                return  # interrupted write of the last record
+            raise BlockbenchError(f"{path}:{number}: not a JSON run record ({exc.msg})") from None
+        yield RunRecord.from_dict(data)
+
+
+def records_frame(records: Iterable[RunRecord]) -> pd.DataFrame:
+    """One row per record (see :meth:`RunRecord.to_row`)."""
+    import pandas as pd
+
+    return pd.DataFrame([r.to_row() for r in records])

@@ -1,0 +1,3 @@
+"""Built-in backbones (being written)."""
+
+from __future__ import annotations

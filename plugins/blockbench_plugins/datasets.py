@@ -1,0 +1,3 @@
+"""Built-in datasets (being written)."""
+
+from __future__ import annotations

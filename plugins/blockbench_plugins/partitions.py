@@ -1,0 +1,3 @@
+"""Built-in partitions (being written)."""
+
+from __future__ import annotations
