@@ -134,7 +134,63 @@ class RunRecord:
         }
 
 
-def write_jsonl(records: Iterable[RunRecord], path: str | os.PathLike[str], append: bool = True) -> None:
+@dataclass
+class SearchRecord:
+    """One policy's search on one (backbone, dataset, partition, seed).
+
+    Attributes:
+        policy: registered policy name.
+        policy_options: the policy's options.
+        backbone, dataset, partition: what was searched.
+        seed: the run seed the search used.
+        policy_seed: the seed of the policy's own randomness.
+        pick: the target chosen on validation (None if nothing succeeded).
+        pick_hash: run hash of the picked run, to look up its test accuracy.
+        targets: targets evaluated, in order.
+        run_hashes: their run hashes, in the same order.
+        runs: runs evaluated (cache hits included: the cost the policy would pay alone).
+        epochs: epochs evaluated (ditto).
+        trained: runs actually trained in this invocation (the rest were cache hits).
+        budget: the budget given, ``{"runs": ..., "epochs": ...}``.
+        info: policy-specific details.
+    """
+
+    policy: str
+    backbone: str
+    dataset: str
+    partition: str
+    seed: int
+    pick: str | None
+    pick_hash: str | None = None
+    policy_options: dict[str, Any] = field(default_factory=dict)
+    policy_seed: int = 0
+    targets: list[str] = field(default_factory=list)
+    run_hashes: list[str] = field(default_factory=list)
+    runs: int = 0
+    epochs: int = 0
+    trained: int = 0
+    budget: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+    blockbench_version: str = __version__
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SearchRecord:
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise BlockbenchError(
+                f"search record schema version {data.get('schema_version')!r} is not supported "
+                f"(expects {SCHEMA_VERSION})"
+            )
+        return cls(**dict(data))
+
+
+def write_jsonl(
+    records: Iterable[RunRecord | SearchRecord], path: str | os.PathLike[str], append: bool = True
+) -> None:
     """Append (or write) records as JSON lines, flushing each so a crash loses nothing."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -145,8 +201,8 @@ def write_jsonl(records: Iterable[RunRecord], path: str | os.PathLike[str], appe
             os.fsync(handle.fileno())
 
 
-def read_jsonl(path: str | os.PathLike[str]) -> Iterator[RunRecord]:
-    """Read records; a truncated last line (a crash mid-write) is ignored."""
+def read_jsonl(path: str | os.PathLike[str], kind: type[Any] = RunRecord) -> Iterator[Any]:
+    """Read records of ``kind``; a truncated last line (a crash mid-write) is ignored."""
     path = Path(path)
     with path.open(encoding="utf-8") as handle:
         lines = handle.readlines()
@@ -159,7 +215,7 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[RunRecord]:
             if number == len(lines) and not line.endswith("\n"):
                 return  # interrupted write of the last record
             raise BlockbenchError(f"{path}:{number}: not a JSON run record ({exc.msg})") from None
-        yield RunRecord.from_dict(data)
+        yield kind.from_dict(data)
 
 
 def records_frame(records: Iterable[RunRecord]) -> pd.DataFrame:
@@ -167,3 +223,28 @@ def records_frame(records: Iterable[RunRecord]) -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame([r.to_row() for r in records])
+
+
+#: File names inside a results directory (``compare --out DIR``).
+RUNS_FILE = "runs.jsonl"
+RUNS_CSV = "runs.csv"
+SEARCHES_FILE = "searches.jsonl"
+
+
+def load_results(directory: str | os.PathLike[str]) -> tuple[list[RunRecord], list[SearchRecord]]:
+    """Read every run and search record under a results directory (recursively).
+
+    When the same run hash appears more than once, the last successful record wins.
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        raise BlockbenchError(f"results directory {str(root)!r} does not exist")
+    runs: dict[str, RunRecord] = {}
+    for path in sorted(root.rglob(RUNS_FILE)):
+        for record in read_jsonl(path, RunRecord):
+            if record.ok or record.run_hash not in runs or not runs[record.run_hash].ok:
+                runs[record.run_hash] = record
+    searches = [s for p in sorted(root.rglob(SEARCHES_FILE)) for s in read_jsonl(p, SearchRecord)]
+    if not runs and not searches:
+        raise BlockbenchError(f"no run records ({RUNS_FILE}) found under {str(root)!r}")
+    return list(runs.values()), searches

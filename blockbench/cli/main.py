@@ -46,9 +46,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
-    from blockbench.plugins import get_components
-
     from blockbench.cli.output import warn
+    from blockbench.plugins import get_components
 
     for message in get_components().errors:
         warn(message)

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from blockbench.hookspecs import hookimpl
-from blockbench.policy import Budget, Evaluator, Policy, PolicyResult, SearchSpace, best_on_validation
+from blockbench.policy import (
+    Budget,
+    Evaluator,
+    Policy,
+    PolicyResult,
+    SearchSpace,
+    best_on_validation,
+)
 
 
 class Exhaustive(Policy):
