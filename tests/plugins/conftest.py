@@ -9,7 +9,7 @@ import pytest
 _BUILT: dict[tuple[str, int], Any] = {}
 
 
-def test_input_size(factory: Any) -> int:
+def small_input_size(factory: Any) -> int:
     """The smallest input that every backbone accepts in tests, for speed."""
     return max(int(factory.min_input_size), 32)
 
@@ -22,7 +22,7 @@ def build_backbone():
 
     def build(name: str, input_size: int | None = None) -> Any:
         entry = get_components().backbones.get(name)
-        size = input_size or test_input_size(entry.factory)
+        size = input_size or small_input_size(entry.factory)
         key = (entry.name, size)
         if key not in _BUILT:
             options = entry.factory.check_options(size, {})
