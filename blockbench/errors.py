@@ -52,4 +52,5 @@ def unknown_name_message(kind: str, name: str, known: Iterable[str]) -> str:
     close = suggest(name, known)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     listing = ", ".join(known) if len(known) <= 20 else ", ".join(known[:20]) + ", ..."
-    return f"unknown {kind} {name!r}.{hint} Known {kind}s: {listing or '(none)'}."
+    plural = kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
+    return f"unknown {kind} {name!r}.{hint} Known {plural}: {listing or '(none)'}."

@@ -9,10 +9,11 @@ with parameter counts and quarters.
 from __future__ import annotations
 
 import abc
+import contextlib
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -178,6 +179,23 @@ def validate_groups(model: keras.Model, groups: Sequence[Sequence[str]]) -> None
             owner[key] = layer.name
 
 
+@contextlib.contextmanager
+def _all_layers_trainable(model: keras.Model) -> Iterator[None]:
+    """Unfreeze the model's frozen layers for the duration, then freeze them again.
+
+    Strategies see and count trainable weights, which a frozen layer hides; the
+    engine reuses a backbone that an earlier block run left partly frozen.
+    """
+    frozen = [layer for layer in model.layers if not layer.trainable]
+    for layer in frozen:
+        layer.trainable = True
+    try:
+        yield
+    finally:
+        for layer in frozen:
+            layer.trainable = False
+
+
 def build_partition(
     strategy_name: str,
     strategy: PartitionStrategy,
@@ -186,9 +204,10 @@ def build_partition(
 ) -> Partition:
     """Run ``strategy`` on ``model``, validate the result and return the :class:`Partition`."""
     params = strategy.check_params(params or {})
-    groups = [list(g) for g in strategy.split(model, **params)]
-    validate_groups(model, groups)
-    counts = {layer.name: trainable_count(layer) for layer in layer_order(model)}
+    with _all_layers_trainable(model):
+        groups = [list(g) for g in strategy.split(model, **params)]
+        validate_groups(model, groups)
+        counts = {layer.name: trainable_count(layer) for layer in layer_order(model)}
     n = len(groups)
     blocks = tuple(
         Block(i, tuple(g), sum(counts[name] for name in g), quarter_of(i, n))

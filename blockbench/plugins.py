@@ -17,6 +17,7 @@ from typing import Any
 import pluggy
 
 from blockbench import hookspecs
+from blockbench.errors import PluginError
 from blockbench.registries import KINDS, Components
 
 GROUP = "blockbench"
@@ -57,11 +58,13 @@ def build_manager(errors: list[str]) -> pluggy.PluginManager:
             pm.register(ep.load(), name=name)
         except Exception as exc:
             errors.append(f"plugin {name!r} ({ep.value}) failed to load: {_describe(exc)}")
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        errors.append(f"plugin {exc.plugin!r} is invalid: {exc}")
-        pm.unregister(exc.plugin)
+    while True:  # check_pending reports one invalid plugin at a time
+        try:
+            pm.check_pending()
+            break
+        except pluggy.PluginValidationError as exc:
+            errors.append(f"plugin {pm.get_name(exc.plugin)!r} is invalid: {_describe(exc)}")
+            pm.unregister(exc.plugin)
     return pm
 
 
@@ -120,10 +123,31 @@ def get_components() -> Components:
 
 
 def register_commands(cli: Any) -> list[str]:
-    """Let plugins add click commands; returns the errors met."""
+    """Let plugins add click commands; returns the errors met.
+
+    A plugin may not replace a command that blockbench or another plugin
+    added: the clash is reported naming both, and everything that plugin
+    added is dropped, as for a duplicate component name.
+    """
     errors: list[str] = []
-    _call_each(get_plugin_manager(), "register_commands",
-               lambda _name, fn: fn(cli=cli), errors)
+    owners = dict.fromkeys(cli.commands, OWN_DISTRIBUTION)
+
+    def call(plugin: str, function: Callable[..., None]) -> None:
+        before = dict(cli.commands)
+        try:
+            function(cli=cli)
+            clashes = sorted(n for n, cmd in cli.commands.items()
+                             if n in before and cmd is not before[n])
+            if clashes:
+                raise PluginError(f"duplicate command name {clashes[0]!r}: registered by "
+                                  f"{owners[clashes[0]]!r} and by plugin {plugin!r}")
+        except Exception:
+            cli.commands.clear()
+            cli.commands.update(before)
+            raise
+        owners.update({n: plugin for n in cli.commands if n not in before})
+
+    _call_each(get_plugin_manager(), "register_commands", call, errors)
     return errors
 
 

@@ -54,9 +54,19 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _add_builtin_commands() -> None:
-    from blockbench.cli import list_cmd
+    from blockbench.cli import blocks_cmd, compare_cmd, list_cmd
+
+    cli.add_command(blocks_cmd.blocks_command)
+
+    cli.add_command(compare_cmd.compare_command)
 
     cli.add_command(list_cmd.list_command)
+
+    from blockbench.cli import check_cmd, leaderboard_cmd, plot_cmd
+
+    cli.add_command(leaderboard_cmd.leaderboard_command)
+    cli.add_command(check_cmd.check_command)
+    cli.add_command(plot_cmd.plot_command)
 
 
 def _add_plugin_commands() -> None:

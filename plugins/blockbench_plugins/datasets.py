@@ -1,3 +1,253 @@
-"""Built-in datasets (being written)."""
+"""Built-in datasets: three TensorFlow Datasets collections and a folder of your own images.
+
+Factories hand over encoded image bytes; the core decodes and resizes them.
+``tensorflow_datasets`` is imported only inside :meth:`TFDSDataset.load`.
+"""
 
 from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from blockbench.dataset import DatasetFactory, DatasetSource, Example
+from blockbench.errors import BlockbenchError, UsageError
+from blockbench.hookspecs import hookimpl
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+_EXTENSIONS_TEXT = ", ".join(e.lstrip(".") for e in IMAGE_EXTENSIONS)
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def _import_tfds() -> Any:
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError:
+        raise UsageError("TFDS datasets need tensorflow-datasets: "
+                         "pip install 'blockbench[tfds]'") from None
+    return tfds
+
+
+def _as_bool(option: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if str(value).strip().lower() in _TRUE | _FALSE:
+        return str(value).strip().lower() in _TRUE
+    raise UsageError(f"dataset option {option}={value!r} is not valid; use true or false")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class TFDSDataset(DatasetFactory):
+    """A TensorFlow Datasets collection, all official splits pooled (each example keeps its split).
+
+    Options:
+        data_dir: TFDS data directory (default: TFDS's own, ``~/tensorflow_datasets``).
+        download: download and prepare the data if it is not in ``data_dir``.
+
+    The fingerprint is the TFDS name, config and version (``info.full_name``),
+    not the data directory: the same release is the same data anywhere.
+    """
+
+    option_defaults = {"data_dir": None, "download": True}
+    _REF_FEATURES = ("file_name", "image/file_name")
+
+    def __init__(self, tfds_name: str, splits: Mapping[str, str]) -> None:
+        """``splits`` maps TFDS split names to blockbench's ("validation" -> "val")."""
+        self.tfds_name = tfds_name
+        self.splits = dict(splits)
+
+    def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        checked = super().check_options(options)
+        checked["download"] = _as_bool("download", checked["download"])
+        if checked["data_dir"] is not None:
+            checked["data_dir"] = str(Path(str(checked["data_dir"])).expanduser())
+        return checked
+
+    def load(self, **options: Any) -> DatasetSource:
+        options = self.check_options(options)
+        tfds = _import_tfds()
+        try:
+            datasets, info = tfds.load(
+                self.tfds_name, split=list(self.splits), data_dir=options["data_dir"],
+                download=options["download"], with_info=True,
+                decoders={"image": tfds.decode.SkipDecoding()},  # keep JPEG bytes: small until resized
+            )
+        except Exception as exc:
+            where = options["data_dir"] or "the default TFDS data directory"
+            hint = ("downloading needs internet access; or set data_dir to a directory holding a "
+                    "prepared copy" if options["download"]
+                    else f"it is not prepared in {where}; set download=true or point data_dir at it")
+            raise BlockbenchError(f"could not load TFDS dataset {self.tfds_name!r} "
+                                  f"({_first_line(exc)}); {hint}") from exc
+        return DatasetSource(
+            class_names=list(info.features["label"].names),
+            examples=self._examples(tfds, datasets),
+            fingerprint=f"tfds:{info.full_name}",
+            has_official_split=len(self.splits) > 1,
+        )
+
+    def _examples(self, tfds: Any, datasets: list[Any]) -> Iterator[Example]:
+        official = len(self.splits) > 1
+        for tfds_split, dataset in zip(self.splits, datasets, strict=True):
+            for i, record in enumerate(tfds.as_numpy(dataset)):
+                name = next((record[k] for k in self._REF_FEATURES if k in record), None)
+                ref = name.decode(errors="replace") if isinstance(name, bytes) else ""
+                yield Example(
+                    image=bytes(record["image"]),
+                    label=int(record["label"]),
+                    split=self.splits[tfds_split] if official else None,
+                    ref=f"{self.tfds_name}/{tfds_split}#{i}" + (f" ({ref})" if ref else ""),
+                )
+
+
+def _visible(entries: list[Path]) -> list[Path]:
+    return sorted(p for p in entries if not p.name.startswith("."))
+
+
+def _class_files(class_dir: Path) -> tuple[list[Path], list[Path]]:
+    """Image files anywhere under a class folder, and the other visible files."""
+    images: list[Path] = []
+    others: list[Path] = []
+    for folder, dirs, files in os.walk(class_dir, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith("."):
+                path = Path(folder, name)
+                (images if path.suffix.lower() in IMAGE_EXTENSIONS else others).append(path)
+    return images, others
+
+
+class ImageFolder(DatasetFactory):
+    """Your own images: path=<folder> with one sub-folder of images per class.
+
+    Class names are the sorted sub-folder names; images are found by extension
+    (jpg, jpeg, png, bmp, gif, any case) anywhere below a class folder; hidden
+    files and folders are ignored. A folder whose top level is ``train/`` and
+    ``test/`` (and optionally ``val/``), each holding class folders, carries
+    an official split. Unreadable or corrupt images are skipped and reported.
+    The fingerprint digests every image's path relative to the folder, its
+    size and its content, so a moved folder keeps its identity and an edited
+    one does not.
+    """
+
+    option_defaults = {"path": None}
+    OFFICIAL = ("train", "val", "test")
+
+    def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        checked = super().check_options(options)
+        checked["path"] = str(self._root(checked["path"]))
+        return checked
+
+    @staticmethod
+    def _root(path: Any) -> Path:
+        usage = "give path=<folder with one sub-folder of images per class>"
+        if path is None or str(path).strip() == "":
+            raise UsageError(f"dataset 'image-folder' needs the option path; {usage}")
+        root = Path(str(path)).expanduser().absolute()
+        if not root.is_dir():
+            state = "is not a folder" if root.exists() else "does not exist"
+            raise UsageError(f"image-folder path {str(root)!r} {state}; {usage}")
+        return root
+
+    def load(self, **options: Any) -> DatasetSource:
+        root = self._root(self.check_options(options)["path"])
+        groups, ignored = self._scan(root)
+        class_names = sorted({c for classes in groups.values() for c in classes})
+        if len(class_names) < 2:
+            listed = f" ({', '.join(class_names)})" if class_names else ""
+            raise UsageError(f"image folder {str(root)!r} has {len(class_names)} class "
+                             f"folder(s){listed}; at least 2 are needed, one per class")
+        for name in class_names:
+            count = sum(len(classes.get(name, ())) for classes in groups.values())
+            if count == 0:
+                raise UsageError(f"class {name!r} in image folder {str(root)!r} has 0 image "
+                                 f"files ({_EXTENSIONS_TEXT}); add images or remove the folder")
+        items = [(split, class_names.index(name), path)
+                 for split, classes in groups.items()
+                 for name, paths in sorted(classes.items()) for path in paths]
+        digest = hashlib.sha256()
+        readable: list[tuple[str | None, int, Path]] = []
+        notes = []
+        unreadable: list[str] = []
+        for split, label, path in items:
+            rel = path.relative_to(root).as_posix()
+            try:
+                with path.open("rb") as handle:
+                    content = hashlib.file_digest(handle, "sha256").hexdigest()
+                size = path.stat().st_size
+            except OSError:
+                unreadable.append(rel)
+                continue
+            digest.update(f"{rel}\0{size}\0{content}\n".encode())
+            readable.append((split, label, path))
+        if ignored:
+            notes.append(f"ignored {len(ignored)} file(s) without an image extension "
+                         f"({_EXTENSIONS_TEXT}), e.g. {ignored[0].relative_to(root).as_posix()}")
+        if unreadable:
+            notes.append(f"skipped {len(unreadable)} unreadable file(s): {', '.join(unreadable[:20])}")
+        source = DatasetSource(class_names, [], f"image-folder:sha256:{digest.hexdigest()}",
+                               has_official_split=None not in groups,
+                               skipped=len(unreadable), notes=notes)
+        source.examples = self._examples(root, readable, source)
+        return source
+
+    def _scan(self, root: Path) -> tuple[dict[str | None, dict[str, list[Path]]], list[Path]]:
+        """{official split or None: {class: image files}} and the ignored files."""
+        top = [p for p in _visible(list(root.iterdir())) if p.is_dir()]
+        names = {p.name for p in top}
+        splits: list[str | None] = [None]
+        if {"train", "test"} <= names:
+            extra = sorted(names - set(self.OFFICIAL))
+            if extra:
+                raise UsageError(f"image folder {str(root)!r} has train/ and test/ (an official "
+                                 f"split) but also {', '.join(extra)}; use only train, val, test")
+            splits = [s for s in self.OFFICIAL if s in names]
+        groups: dict[str | None, dict[str, list[Path]]] = {}
+        ignored: list[Path] = []
+        for split in splits:
+            base = root / split if split else root
+            groups[split] = {}
+            for entry in _visible(list(base.iterdir())):
+                if entry.is_dir():
+                    images, others = _class_files(entry)
+                    groups[split][entry.name] = images
+                    ignored.extend(others)
+                else:
+                    ignored.append(entry)
+        return groups, ignored
+
+    @staticmethod
+    def _examples(root: Path, items: list[tuple[str | None, int, Path]],
+                  source: DatasetSource) -> Iterator[Example]:
+        for split, label, path in items:
+            rel = path.relative_to(root).as_posix()
+            try:
+                data = path.read_bytes()
+            except OSError:
+                # Vanished since the fingerprint was taken: count it like any unreadable file.
+                source.skipped += 1
+                source.notes.append(f"skipped unreadable file: {rel}")
+                continue
+            yield Example(data, label, split, rel)
+
+
+@hookimpl
+def register_datasets(register) -> None:  # type: ignore[no-untyped-def]
+    register("oxford-flowers102",
+             TFDSDataset("oxford_flowers102", {"train": "train", "validation": "val", "test": "test"}),
+             description="Oxford 102 Flowers (TFDS oxford_flowers102): 102 classes, 8,189 images, "
+                         "official train/val/test", aliases=("flowers102",))
+    register("caltech101", TFDSDataset("caltech101", {"train": "train", "test": "test"}),
+             description="Caltech-101 (TFDS caltech101): 102 labels incl. background, 9,144 images, "
+                         "official train/test (val carved out of train)")
+    register("tf-flowers", TFDSDataset("tf_flowers", {"train": "train"}),
+             description="TF Flowers (TFDS tf_flowers): 5 classes, 3,670 images, no official split")
+    register("image-folder", ImageFolder(),
+             description="Your images: path=<folder> with one sub-folder per class "
+                         "(optionally inside train/ val/ test/)")

@@ -1,0 +1,110 @@
+"""``blockbench compare``: run BL1, BL2 and block searches, then print the leaderboard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from blockbench.config import PRESETS
+
+
+@click.command("compare")
+@click.option("--backbone", "-b", multiple=True, help="Backbone name (repeatable).")
+@click.option("--dataset", "-d", multiple=True,
+              help="Dataset name, or a folder of class sub-folders (repeatable).")
+@click.option("--partition", "-p", help="Partition strategy [default: delimiter].")
+@click.option("--partition-param", multiple=True, metavar="KEY=VALUE",
+              help="Partition parameter, e.g. k=8.")
+@click.option("--policy", multiple=True, help="Search policy (repeatable) [default: exhaustive].")
+@click.option("--policy-option", multiple=True, metavar="POLICY.KEY=VALUE",
+              help="Option of one policy, e.g. random.k=5.")
+@click.option("--budget", type=int, help="Run budget per policy and seed (default: the policy's own).")
+@click.option("--seeds", type=int, help="Number of training seeds [default: 3; demo: 2].")
+@click.option("--seed-start", type=int, help="First seed [default: 0].")
+@click.option("--epochs", type=int, help="Training epochs [default: 10, the reference protocol].")
+@click.option("--input-size", type=int, help="Image side in pixels [default: the backbone's].")
+@click.option("--weights", help="imagenet (pretrained), none (random) or a weights file.")
+@click.option("--preprocessing", help="Override the backbone's input preprocessing "
+              "(caffe, tf, torch, raw, unit=[0,1] as in the reference study).")
+@click.option("--backbone-option", multiple=True, metavar="KEY=VALUE", help="e.g. alpha=0.25.")
+@click.option("--dataset-option", multiple=True, metavar="KEY=VALUE", help="e.g. path=./images.")
+@click.option("--hparam", multiple=True, metavar="KEY=VALUE",
+              help="Training hyper-parameter, e.g. head=gap, learning_rate=1e-4, eval_epoch=best-val.")
+@click.option("--split-seed", type=int, help="Seed of the stratified 70/20/10 split [default: 0].")
+@click.option("--official-split", is_flag=True, help="Use the dataset's official split.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="TOML file holding any of these settings.")
+@click.option("--preset", type=click.Choice(sorted(PRESETS)),
+              help="Start from a preset (a bare 'compare' runs the offline demo).")
+@click.option("--out", help="Results directory; completed runs there are reused "
+              "[default: blockbench-results].")
+@click.option("--data-cache", type=click.Path(file_okay=False),
+              help="Directory to cache decoded, resized datasets between invocations.")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table",
+              show_default=True, help="Leaderboard format.")
+@click.option("--quiet", "-q", is_flag=True, help="Only the leaderboard and failures.")
+def compare_command(**kw: Any) -> None:
+    """Fine-tune BL1, BL2 and the blocks a policy picks; report Bopt on test.
+
+    With no arguments, runs the offline demo: a small backbone pretrained by
+    blockbench's own script, on a generated dataset, every block, 2 seeds.
+    """
+    from blockbench.cli.output import console, err_console
+    from blockbench.compare import PolicyRequest, run_compare
+    from blockbench.config import Settings, load_toml, parse_assignments
+    from blockbench.policy import Budget
+    from blockbench.plugins import get_components
+    from blockbench.progress import ProgressReporter
+    from blockbench.results import ResultsDir
+
+    settings = Settings()
+    bare = not (kw["backbone"] or kw["dataset"] or kw["config_file"])
+    preset = kw["preset"] or ("demo" if bare else None)
+    if preset:
+        settings.update(PRESETS[preset], f"preset {preset!r}")
+    if kw["config_file"]:
+        settings.update(load_toml(kw["config_file"]), kw["config_file"])
+    split: dict[str, Any] = {}
+    if kw["split_seed"] is not None:
+        split["seed"] = kw["split_seed"]
+    if kw["official_split"]:
+        split["kind"] = "official"
+    policy_options: dict[str, dict[str, Any]] = {}
+    for key, value in parse_assignments(kw["policy_option"], "--policy-option").items():
+        name, _, option = key.partition(".")
+        if not option:
+            from blockbench.errors import UsageError
+
+            raise UsageError(f"--policy-option expects POLICY.KEY=VALUE, got {key!r}")
+        policy_options.setdefault(name, {})[option] = value
+    settings.update({
+        "backbone": kw["backbone"], "dataset": kw["dataset"], "partition": kw["partition"],
+        "policy": kw["policy"], "seeds": kw["seeds"], "seed_start": kw["seed_start"],
+        "epochs": kw["epochs"], "input_size": kw["input_size"], "weights": kw["weights"],
+        "preprocessing": kw["preprocessing"], "out": kw["out"], "budget": kw["budget"],
+        "backbone_options": parse_assignments(kw["backbone_option"], "--backbone-option"),
+        "dataset_options": parse_assignments(kw["dataset_option"], "--dataset-option"),
+        "partition_params": parse_assignments(kw["partition_param"], "--partition-param"),
+        "hparams": parse_assignments(kw["hparam"], "--hparam"),
+        "policy_options": policy_options, "split": split,
+    }, "the command line")
+    components = get_components()
+    tasks = settings.tasks()
+    requests = [
+        PolicyRequest(name, settings.policy_options.get(name, {}), Budget(runs=settings.budget))
+        for name in settings.policy
+    ]
+    results = ResultsDir(settings.out)
+    if preset and not kw["quiet"]:
+        err_console().print(f"[dim]preset {preset}: {PRESETS[preset]}[/dim]")
+    progress = ProgressReporter(err_console(), quiet=kw["quiet"])
+    try:
+        outcome = run_compare(tasks, requests, settings.seed_list(), components, results, progress)
+    finally:
+        progress.close()
+    results.write_csv()
+    err_console().print(f"[dim]{progress.summary()}; records in {results.path}/[/dim]")
+    from blockbench.leaderboard import render_leaderboard
+
+    render_leaderboard(outcome.runs, outcome.searches, console(), kw["fmt"])

@@ -1,0 +1,44 @@
+"""``blockbench leaderboard``: statistics and rankings of stored runs, for people and machines."""
+
+from __future__ import annotations
+
+import click
+
+# Literal copies (checked equal by the tests) keep 'blockbench --help' from importing scipy.
+FORMATS = ("table", "markdown", "json", "csv", "html")
+DEFAULT_RESULTS = "blockbench-results"
+
+
+@click.command("leaderboard")
+@click.option("--results", default=DEFAULT_RESULTS, show_default=True, metavar="DIR",
+              help="Results directory written by 'compare --out DIR' (searched recursively).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="Output format [default: table, or guessed from the --out suffix].")
+@click.option("--out", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the leaderboard to FILE (e.g. leaderboards/flowers.md) instead of stdout.")
+@click.option("--details", is_flag=True,
+              help="Also show per-table comparisons (p-values, effect sizes, notes) in the terminal; "
+                   "files always have them.")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05,
+              show_default=True, help="Significance level of the tests.")
+def leaderboard_command(results: str, fmt: str | None, out: str | None, details: bool,
+                        alpha: float) -> None:
+    """Leaderboard of stored runs: BL1, BL2, Bopt (chosen on validation, reported on test),
+    the best block of each quarter and each policy's pick, with confidence intervals,
+    paired tests against the baselines, ranks across tables and the quarter analysis.
+
+    Markdown is for people; JSON and CSV are for machines (the JSON file is the
+    baseline format of 'blockbench check').
+    """
+    from blockbench.cli.output import console, err_console
+    from blockbench.leaderboard import build_leaderboard, format_for, read_results
+    from blockbench.leaderboard_render import print_leaderboard, write_leaderboard
+
+    runs, searches = read_results(results)
+    board = build_leaderboard(runs, searches, alpha=alpha)
+    if out is None:
+        print_leaderboard(board, console(), fmt or "table", details=details)
+        return
+    path = write_leaderboard(board, out, format_for(out, fmt))
+    err_console().print(f"leaderboard of {board.runs_ok} runs ({board.runs_failed} failed) "
+                        f"written to {path}", highlight=False)

@@ -1,0 +1,50 @@
+"""``blockbench plot``: figures of stored results (needs the 'plots' extra, matplotlib)."""
+
+from __future__ import annotations
+
+import click
+
+from blockbench.cli.leaderboard_cmd import DEFAULT_RESULTS
+
+KINDS = ("blocks", "quarters", "regret", "cd")
+
+
+@click.command("plot")
+@click.argument("kind", type=click.Choice(KINDS))
+@click.option("--results", default=DEFAULT_RESULTS, show_default=True, metavar="DIR",
+              help="Results directory ('compare --out DIR'); blocks, quarters and cd.")
+@click.option("--replay", type=click.Path(dir_okay=False), metavar="FILE.json",
+              help='Regret report for "regret": a list of {"policy", "budget", "regret"} points.')
+@click.option("--out", required=True, type=click.Path(dir_okay=False), metavar="FILE.png|svg",
+              help="Figure file; the suffix picks PNG or SVG.")
+def plot_command(kind: str, results: str, replay: str | None, out: str) -> None:
+    """Draw a figure: blocks, quarters, regret or cd.
+
+    \b
+    blocks    test accuracy per block (mean ± sd over seeds), BL1 and BL2 as lines
+    quarters  box plots of block accuracy by quarter beside BL1 and BL2
+    regret    anytime regret against budget per policy (from --replay FILE.json)
+    cd        critical-difference diagram of the average ranks across tables
+    """
+    from blockbench import plots
+    from blockbench.cli.output import err_console
+    from blockbench.errors import UsageError
+
+    plots.check_path(out)
+    plots.pyplot()  # fail on a missing matplotlib before reading any results
+    if kind == "regret":
+        if replay is None:
+            raise UsageError("plot regret needs --replay FILE.json (a list of policy/budget/regret points)")
+        from blockbench.regret import load_points
+
+        path = plots.plot_regret(load_points(replay), out)
+    else:
+        if replay is not None:
+            raise UsageError(f"--replay is only for 'plot regret', not 'plot {kind}'")
+        from blockbench.leaderboard import build_leaderboard, read_results
+
+        board = build_leaderboard(*read_results(results))
+        draw = {"blocks": plots.plot_blocks, "quarters": plots.plot_quarters,
+                "cd": plots.plot_critical_difference}[kind]
+        path = draw(board, out)
+    err_console().print(f"{kind} plot written to {path}", highlight=False)

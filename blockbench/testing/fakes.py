@@ -1,0 +1,169 @@
+"""Test doubles for plugin tests: an evaluator with known accuracies, a tiny model, entry points."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from blockbench.policy import Observation
+
+if TYPE_CHECKING:
+    import keras
+    import pytest
+
+
+class FakeEvaluator:
+    """An evaluator that looks accuracies up in tables instead of training.
+
+    It also holds *test* accuracies, ranked opposite to the validation ones, as
+    a replay table would: a policy that selects on test picks differently from
+    one that selects on validation, and the contract suite notices.
+
+    Args:
+        val: full-training validation accuracy of each known target.
+        test: test accuracy of each known target.
+        full_epochs: epochs of a full run (what ``epochs=None`` means).
+        failing: targets whose runs fail (``ok=False``, no accuracy).
+
+    Attributes:
+        calls: every ``(target, epochs)`` requested, in order.
+        log: every observation returned, in order.
+        unknown: requested targets that are not in ``val``.
+        test_accuracies: the test table (a policy must never read it).
+    """
+
+    def __init__(self, val: Mapping[str, float], test: Mapping[str, float], *,
+                 full_epochs: int = 10, failing: Iterable[str] = ()) -> None:
+        self.val_accuracies = dict(val)
+        self.test_accuracies = dict(test)
+        self.full_epochs = full_epochs
+        self.failing = set(failing)
+        self.calls: list[tuple[str, int]] = []
+        self.log: list[Observation] = []
+        self.unknown: list[str] = []
+
+    def evaluate(self, target: str, *, epochs: int | None = None) -> Observation:
+        """Return the tabled validation accuracy; shorter runs score proportionally lower."""
+        n = self.full_epochs if epochs is None else int(epochs)
+        self.calls.append((target, n))
+        if target not in self.val_accuracies:
+            self.unknown.append(target)
+            obs = Observation(target, None, n, False)
+        elif target in self.failing:
+            obs = Observation(target, None, n, False)
+        else:
+            fraction = min(max(n, 0), self.full_epochs) / self.full_epochs
+            obs = Observation(target, self.val_accuracies[target] * (0.6 + 0.4 * fraction), n, True)
+        self.log.append(obs)
+        return obs
+
+    @property
+    def epochs_spent(self) -> int:
+        return sum(n for _, n in self.calls)
+
+
+def landscapes(n_blocks: int, seed: int = 0) -> dict[str, list[float]]:
+    """Named validation-accuracy profiles over ``n_blocks`` blocks, all values distinct.
+
+    "rising" peaks at the last block, "falling" at the first, "peaked" in the
+    middle, "shuffled" at a seeded random block.
+    """
+    import numpy as np
+
+    base = np.linspace(0.35, 0.9, n_blocks) if n_blocks > 1 else np.array([0.6])
+    peak = n_blocks // 2
+    peaked = [0.9 - 0.5 * abs(i - peak) / max(n_blocks, 1) - 0.001 * i for i in range(n_blocks)]
+    shuffled = np.random.default_rng(seed).permutation(base)
+    return {
+        "rising": [float(v) for v in base],
+        "falling": [float(v) for v in base[::-1]],
+        "peaked": [float(v) for v in peaked],
+        "shuffled": [float(v) for v in shuffled],
+    }
+
+
+def reversed_test(val: Mapping[str, float]) -> dict[str, float]:
+    """Test accuracies ranked exactly opposite to ``val`` (the best on val is worst on test)."""
+    ranked = sorted(val, key=val.__getitem__)
+    values = sorted(val.values(), reverse=True)
+    return dict(zip(ranked, values, strict=True))
+
+
+def tiny_backbone(input_size: int = 32) -> keras.Model:
+    """A small named functional CNN shaped like a real backbone (17 layers, residual Add).
+
+    It has layers without weights before the first weighted layer, BatchNorm,
+    depthwise convolution, a residual connection and pooling, so partition
+    strategies meet the same cases as on real backbones, in milliseconds.
+    """
+    import keras
+
+    layers = keras.layers
+    inputs = keras.Input((input_size, input_size, 3), name="input")
+    x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")(inputs)
+    x = layers.Conv2D(8, 3, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
+    x = layers.BatchNormalization(name="stem_bn")(x)
+    shortcut = x = layers.ReLU(name="stem_relu")(x)
+    x = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name="b1_dw")(x)
+    x = layers.BatchNormalization(name="b1_dw_bn")(x)
+    x = layers.ReLU(name="b1_dw_relu")(x)
+    x = layers.Conv2D(8, 1, use_bias=False, name="b1_pw")(x)
+    x = layers.BatchNormalization(name="b1_pw_bn")(x)
+    x = layers.Add(name="b1_add")([shortcut, x])
+    x = layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False, name="b2_conv")(x)
+    x = layers.BatchNormalization(name="b2_bn")(x)
+    x = layers.ReLU(name="b2_relu")(x)
+    x = layers.MaxPooling2D(name="b2_pool")(x)
+    x = layers.Conv2D(16, 1, name="top_conv")(x)
+    x = layers.ReLU(name="top_relu")(x)
+    return keras.Model(inputs, x, name="tiny_backbone")
+
+
+@dataclass
+class FakeEntryPoint:
+    """Stands in for an ``importlib.metadata.EntryPoint`` of group ``blockbench``.
+
+    Args:
+        name: the entry point's name.
+        target: what ``load()`` returns (a plugin module or namespace), or an
+            exception instance that ``load()`` raises (an import failure).
+        distribution: the distribution that declares it ("blockbench" marks a built-in).
+    """
+
+    name: str
+    target: Any
+    distribution: str = "fake-plugin"
+    group: str = "blockbench"
+    value: str = field(default="")
+
+    def __post_init__(self) -> None:
+        self.value = self.value or f"{self.distribution.replace('-', '_')}:{self.name}"
+        self.dist = SimpleNamespace(name=self.distribution)
+
+    def load(self) -> Any:
+        if isinstance(self.target, BaseException):
+            raise self.target
+        return self.target
+
+
+def use_entry_points(monkeypatch: pytest.MonkeyPatch, extra: Iterable[Any], *,
+                     keep_installed: bool = True) -> None:
+    """Make the plugin host see ``extra`` entry points (plus the installed ones) until the test ends.
+
+    Call :func:`blockbench.plugins.reset` (or use a fixture that does) before
+    loading components again.
+    """
+    from importlib import metadata
+
+    from blockbench import plugins
+
+    extra = list(extra)
+
+    def entry_points(*, group: str) -> list[Any]:
+        found = list(metadata.entry_points(group=group)) if keep_installed else []
+        return [*found, *(ep for ep in extra if ep.group == group)]
+
+    monkeypatch.setattr(plugins, "metadata", SimpleNamespace(entry_points=entry_points))
+    plugins.reset()

@@ -1,0 +1,55 @@
+"""``every-n-weighted``: blocks of n weighted layers, each with the layers that follow it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from blockbench.errors import UsageError
+from blockbench.partition import PartitionStrategy, layer_order
+
+if TYPE_CHECKING:
+    import keras
+
+
+def is_weighted(layer: Any) -> bool:
+    """A layer that computes with weights: convolutions and dense layers, not normalisation.
+
+    Normalisation layers (BatchNormalization, the Normalization preprocessing
+    layer, ...) have weights too, but they belong with the layer they follow.
+    """
+    return bool(layer.weights) and not type(layer).__name__.endswith("Normalization")
+
+
+class EveryNWeighted(PartitionStrategy):
+    """Cut before every n-th weighted layer (conv/dense), so each block holds n of them.
+
+    Each block starts at a weighted layer and keeps the BatchNorm, activation,
+    pooling and merge layers that follow it; layers before the first weighted
+    layer (rescaling, padding) join the first block.
+
+    Params:
+        n: weighted layers per block.
+    """
+
+    param_defaults: ClassVar[Mapping[str, Any]] = {"n": 2}
+
+    def check_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        completed = super().check_params(params)
+        n = completed["n"]
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise UsageError(f"every-n-weighted parameter n={n!r} is not valid; use a whole "
+                             "number >= 1")
+        return completed
+
+    def split(self, model: keras.Model, **params: Any) -> list[list[str]]:
+        n = self.check_params(params)["n"]
+        groups: list[list[str]] = [[]]
+        seen = 0
+        for layer in layer_order(model):
+            if is_weighted(layer):
+                if seen and seen % n == 0:
+                    groups.append([])
+                seen += 1
+            groups[-1].append(layer.name)
+        return [group for group in groups if group]

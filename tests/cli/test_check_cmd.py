@@ -1,0 +1,66 @@
+"""``blockbench check``: exit 0 when nothing moved beyond tolerance, 1 on a drop or a lost table."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from click.testing import CliRunner
+from factories import exhaustive_runs, write_results
+
+from blockbench.cli.main import cli
+
+
+def _runs(backbones=("mobilenet", "vgg16")):
+    return exhaustive_runs(backbones=backbones, seeds=(0, 1, 2), n_blocks=6, n_test=500)
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory):
+    root = tmp_path_factory.mktemp("check")
+    results = write_results(root / "results", _runs())
+    path = root / "baseline.json"
+    done = CliRunner().invoke(cli, ["leaderboard", "--results", str(results), "--out", str(path)])
+    assert done.exit_code == 0, done.output
+    return path
+
+
+def _check(baseline, results, *extra):
+    return CliRunner().invoke(cli, ["check", "--baseline", str(baseline), "--results", str(results),
+                                    *extra])
+
+
+def test_unchanged_results_pass(baseline, tmp_path):
+    result = _check(baseline, write_results(tmp_path, _runs()))
+    assert result.exit_code == 0, result.output
+    assert "passed" in result.stdout
+
+
+def test_a_drop_fails_with_a_table_of_what_moved(baseline, tmp_path):
+    dropped = [dataclasses.replace(r, test_acc=r.test_acc - 0.2) if r.spec.backbone == "vgg16"
+               and r.spec.target != "bl1" else r for r in _runs()]
+    result = _check(baseline, write_results(tmp_path, dropped))
+    assert result.exit_code == 1
+    assert "What moved" in result.stdout and "regressed" in result.stdout
+    assert "FAILED" in result.stdout and "Bopt" in result.stdout
+
+
+def test_absolute_tolerance(baseline, tmp_path):
+    nudged = [dataclasses.replace(r, test_acc=r.test_acc - 0.01) for r in _runs()]
+    results = write_results(tmp_path, nudged)
+    assert _check(baseline, results).exit_code == 0
+    assert _check(baseline, results, "--tolerance", "0.005").exit_code == 1
+
+
+def test_missing_table_fails_new_table_is_reported(baseline, tmp_path):
+    result = _check(baseline, write_results(tmp_path, _runs(("mobilenet", "xception"))))
+    assert result.exit_code == 1
+    assert "missing table" in result.stdout and "vgg16" in result.stdout
+    assert "new table" in result.stdout and "xception" in result.stdout
+
+
+def test_bad_baseline_is_one_line(tmp_path):
+    (tmp_path / "b.json").write_text("[]")
+    result = _check(tmp_path / "b.json", write_results(tmp_path / "r", _runs(("mobilenet",))))
+    assert result.exit_code == 1
+    assert "not a blockbench leaderboard" in result.output and "Traceback" not in result.output

@@ -1,0 +1,58 @@
+"""``blockbench plot``: each kind writes a figure; wrong inputs are one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from factories import exhaustive_runs, write_results
+
+from blockbench.cli.main import cli
+
+pytest.importorskip("matplotlib")
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    runs = exhaustive_runs(backbones=("mobilenet", "vgg16", "xception"), seeds=(0, 1), n_blocks=5)
+    return write_results(tmp_path_factory.mktemp("plots"), runs)
+
+
+def _invoke(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+@pytest.mark.parametrize("kind", ["blocks", "quarters", "cd"])
+def test_plot_from_results(results, tmp_path, kind):
+    out = tmp_path / f"{kind}.png"
+    result = _invoke("plot", kind, "--results", str(results), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(b"\x89PNG")
+
+
+def test_plot_regret_from_a_replay_report(tmp_path):
+    report = tmp_path / "replay.json"
+    report.write_text(json.dumps([{"policy": "random", "budget": b, "regret": 0.1 / b}
+                                  for b in range(1, 5)]))
+    out = tmp_path / "regret.svg"
+    result = _invoke("plot", "regret", "--replay", str(report), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert b"<svg" in out.read_bytes()[:2000]
+
+
+def test_regret_needs_a_report(tmp_path):
+    result = _invoke("plot", "regret", "--out", str(tmp_path / "r.png"))
+    assert result.exit_code == 2 and "needs --replay" in result.output
+
+
+def test_replay_only_for_regret(results, tmp_path):
+    result = _invoke("plot", "blocks", "--results", str(results), "--replay", "x.json",
+                     "--out", str(tmp_path / "b.png"))
+    assert result.exit_code == 2 and "only for 'plot regret'" in result.output
+
+
+def test_bad_suffix_and_unknown_kind(results, tmp_path):
+    result = _invoke("plot", "blocks", "--results", str(results), "--out", str(tmp_path / "b.jpg"))
+    assert result.exit_code == 2 and ".png or .svg" in result.output
+    assert _invoke("plot", "heatmap", "--out", "x.png").exit_code == 2

@@ -1,0 +1,180 @@
+"""Fake policy plugins for the PolicyContract tests: one good policy, one broken per check."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from typing import Any
+
+from blockbench.hookspecs import hookimpl
+from blockbench.policy import (
+    Budget,
+    Observation,
+    Policy,
+    PolicyResult,
+    SearchSpace,
+    best_on_validation,
+)
+from blockbench.testing import PolicyContract
+
+
+class RandomOrder(Policy):
+    """Evaluate blocks in a seeded random order until the budget runs out."""
+
+    option_defaults = {"first": None}
+
+    def order(self, space: SearchSpace, seed: int) -> list[str]:
+        targets = space.targets()
+        random.Random(seed).shuffle(targets)
+        return targets
+
+    def limit(self, budget: Budget, unit: int = 10) -> int:
+        runs = [budget.runs] if budget.runs is not None else []
+        if budget.epochs is not None:
+            runs.append(budget.epochs // unit)
+        return min(runs, default=10**9)
+
+    def search(self, space: SearchSpace, evaluator: Any, budget: Budget, seed: int) -> PolicyResult:
+        targets = self.order(space, seed)[: self.limit(budget)]
+        observations = [evaluator.evaluate(t) for t in targets]
+        return PolicyResult(best_on_validation(observations), observations)
+
+
+class NotAPolicy:
+    def __init__(self, **options: Any) -> None:
+        self.cost_unit = "runs"
+
+    def search(self, *args: Any) -> PolicyResult:
+        return RandomOrder().search(*args)
+
+
+class AcceptsAnything(RandomOrder):
+    def __init__(self, **options: Any) -> None:
+        self.options = dict(options)
+
+
+class PicksOnTest(RandomOrder):
+    def search(self, space: SearchSpace, evaluator: Any, budget: Budget, seed: int) -> PolicyResult:
+        result = super().search(space, evaluator, budget, seed)
+        done = [o.target for o in result.observations if o.ok]
+        result.pick = max(done, key=evaluator.test_accuracies.__getitem__)
+        return result
+
+
+class PicksTheLast(RandomOrder):
+    def search(self, space: SearchSpace, evaluator: Any, budget: Budget, seed: int) -> PolicyResult:
+        result = super().search(space, evaluator, budget, seed)
+        result.pick = result.observations[-1].target
+        return result
+
+
+class IgnoresTheBudget(RandomOrder):
+    def search(self, space: SearchSpace, evaluator: Any, budget: Budget, seed: int) -> PolicyResult:
+        return super().search(space, evaluator, Budget(), seed)
+
+
+class OneBlockTooMany(RandomOrder):
+    def order(self, space: SearchSpace, seed: int) -> list[str]:
+        return [f"block:{space.n_blocks}", *super().order(space, seed)]
+
+
+class SortsItsObservations(RandomOrder):
+    def search(self, space: SearchSpace, evaluator: Any, budget: Budget, seed: int) -> PolicyResult:
+        result = super().search(space, evaluator, budget, seed)
+        result.observations.sort(key=lambda o: o.target)
+        return result
+
+
+_searches = itertools.count()
+
+
+class IgnoresTheSeed(RandomOrder):
+    def order(self, space: SearchSpace, seed: int) -> list[str]:
+        return super().order(space, seed + next(_searches))
+
+
+class TrustsFailedRuns(RandomOrder):
+    """Scores a failed run as perfect, as a careless surrogate model might."""
+
+    def search(self, space: SearchSpace, evaluator: Any, budget: Budget, seed: int) -> PolicyResult:
+        result = super().search(space, evaluator, budget, seed)
+        scored = [Observation(o.target, 1.0 if not o.ok else o.val_acc, o.epochs, True)
+                  for o in result.observations]
+        result.pick = best_on_validation(scored)
+        return result
+
+
+class ShortThenFull(RandomOrder):
+    """Multi-fidelity: 2-epoch runs of as many blocks as fit, then one full run of the best."""
+
+    cost_unit = "epochs"
+
+    def search(self, space: SearchSpace, evaluator: Any, budget: Budget, seed: int) -> PolicyResult:
+        full, short = 10, 2
+        spare = (budget.epochs or 10**9) - full
+        targets = self.order(space, seed)[: max(spare // short, 1)]
+        observations = [evaluator.evaluate(t, epochs=short) for t in targets]
+        best = best_on_validation(observations)
+        if best is not None:
+            observations.append(evaluator.evaluate(best))
+        return PolicyResult(best_on_validation(observations, full_epochs=full), observations)
+
+
+@hookimpl
+def register_policies(register: Any) -> None:
+    register("random-order", RandomOrder)
+
+
+class TestRandomOrder(PolicyContract):
+    factory = RandomOrder
+    registered_name = "random-order"
+
+
+class TestRandomOrderUnderEpochBudgets(PolicyContract):
+    factory = RandomOrder
+    budgets = (Budget(epochs=25), Budget(runs=5, epochs=80))
+
+
+class TestShortThenFull(PolicyContract):
+    factory = ShortThenFull
+
+
+class TestNotAPolicy(PolicyContract):
+    factory = NotAPolicy
+
+
+class TestAcceptsAnything(PolicyContract):
+    factory = AcceptsAnything
+
+
+class TestRegisteredUnderAnotherName(PolicyContract):
+    factory = RandomOrder
+    registered_name = "exhaustive"
+
+
+class TestPicksOnTest(PolicyContract):
+    factory = PicksOnTest
+
+
+class TestPicksTheLast(PolicyContract):
+    factory = PicksTheLast
+
+
+class TestIgnoresTheBudget(PolicyContract):
+    factory = IgnoresTheBudget
+
+
+class TestOneBlockTooMany(PolicyContract):
+    factory = OneBlockTooMany
+
+
+class TestSortsItsObservations(PolicyContract):
+    factory = SortsItsObservations
+
+
+class TestIgnoresTheSeed(PolicyContract):
+    factory = IgnoresTheSeed
+
+
+class TestTrustsFailedRuns(PolicyContract):
+    factory = TrustsFailedRuns
