@@ -13,7 +13,6 @@ from blockbench import leaderboard, regression
 from blockbench.cli import check_cmd, leaderboard_cmd
 from blockbench.cli.main import cli
 
-
 N_RUNS = 3 * 3 * (2 + 6)  # backbones x seeds x (BL1, BL2, 6 blocks); one of them failed
 
 
@@ -81,3 +80,16 @@ def test_unknown_suffix_is_a_usage_error(results, tmp_path):
 def test_cli_constants_match_the_library():
     assert leaderboard_cmd.FORMATS == leaderboard.FORMATS
     assert check_cmd.DEFAULT_SIGMAS == regression.DEFAULT_SIGMAS
+
+
+def test_command_modules_import_light():
+    """Registering the commands must not slow 'blockbench --help' with scipy, pandas or matplotlib."""
+    import subprocess
+    import sys
+
+    script = ("import sys; import blockbench.cli.leaderboard_cmd, blockbench.cli.check_cmd, "
+              "blockbench.cli.plot_cmd; print(sorted(m for m in ('scipy', 'pandas', 'matplotlib', "
+              "'tensorflow') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
