@@ -116,7 +116,7 @@ def test_record_carries_identity_and_metrics(engine):
 def test_bad_hyper_parameter_is_a_one_line_error(engine):
     from blockbench.errors import UsageError
 
-    with pytest.raises(UsageError, match="unknown hyper-parameter.*learning_rte"):
+    with pytest.raises(UsageError, match=r"unknown hyper-parameter.*learning_rte"):
         engine.check(_task(hparams={"learning_rte": 0.1}))
     with pytest.raises(UsageError, match="block 7 does not exist"):
         engine.setup(_task()).spec("block:7", seed=0)
