@@ -134,14 +134,22 @@ class ImageFolder(DatasetFactory):
     The fingerprint digests every image's path relative to the folder, its
     size and its content, so a moved folder keeps its identity and an edited
     one does not.
+
+    ``max_per_class=N`` keeps a seeded random sample of at most N images of each
+    class (per official split), for quick experiments on a large folder; the
+    fingerprint then digests only the kept images.
     """
 
-    option_defaults = {"path": None}
+    option_defaults = {"path": None, "max_per_class": None}
     OFFICIAL = ("train", "val", "test")
 
     def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         checked = super().check_options(options)
         checked["path"] = str(self._root(checked["path"]))
+        cap = checked["max_per_class"]
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 3):
+            raise UsageError(f"image-folder max_per_class {cap!r} is not valid; use a whole "
+                             "number of at least 3 (one image per split), or leave it out")
         return checked
 
     @staticmethod
@@ -156,8 +164,11 @@ class ImageFolder(DatasetFactory):
         return root
 
     def load(self, **options: Any) -> DatasetSource:
-        root = self._root(self.check_options(options)["path"])
+        checked = self.check_options(options)
+        root = self._root(checked["path"])
         groups, ignored = self._scan(root)
+        if checked["max_per_class"] is not None:
+            groups = _subsample(groups, int(checked["max_per_class"]))
         class_names = sorted({c for classes in groups.values() for c in classes})
         if len(class_names) < 2:
             listed = f" ({', '.join(class_names)})" if class_names else ""
@@ -251,3 +262,21 @@ def register_datasets(register) -> None:  # type: ignore[no-untyped-def]
     register("image-folder", ImageFolder(),
              description="Your images: path=<folder> with one sub-folder per class "
                          "(optionally inside train/ val/ test/)")
+
+
+def _subsample(groups: dict[str | None, dict[str, list[Path]]], cap: int
+               ) -> dict[str | None, dict[str, list[Path]]]:
+    """At most ``cap`` files per class and split: a seeded sample, kept in path order."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    kept: dict[str | None, dict[str, list[Path]]] = {}
+    for split, classes in groups.items():
+        kept[split] = {}
+        for name, paths in sorted(classes.items()):
+            ordered = sorted(paths)
+            if len(ordered) > cap:
+                chosen = np.sort(rng.choice(len(ordered), size=cap, replace=False))
+                ordered = [ordered[i] for i in chosen]
+            kept[split][name] = ordered
+    return kept

@@ -155,7 +155,7 @@ class Stage(PartitionStrategy):
 
     Parameters:
         pattern: optional regular expression overriding the built-in families,
-            e.g. ``^(conv\\d)_`` for ResNet's four stages.
+            e.g. ``^conv(\\d)_block`` for ResNet50V2's four stages.
     """
 
     param_defaults: ClassVar[Mapping[str, Any]] = {"pattern": ""}

@@ -265,3 +265,19 @@ class TestImageFolderContract(DatasetContract):
         with pytest.raises(UsageError, match="needs the option path"):
             dataset_factory.check_options({})
         assert dataset_factory.check_options(self.options) == self.options
+
+
+def test_image_folder_max_per_class_subsamples_deterministically(assets_dir):
+    from blockbench.errors import UsageError
+    from blockbench_plugins.datasets import ImageFolder
+
+    folder = ImageFolder()
+    path = str(assets_dir / "flowers5")
+    a = folder.load(path=path, max_per_class=40)
+    b = folder.load(path=path, max_per_class=40)
+    full = folder.load(path=path)
+    assert a.fingerprint == b.fingerprint != full.fingerprint
+    refs_a = [e.ref for e in a.examples]
+    assert len(refs_a) == 5 * 40 and refs_a == [e.ref for e in b.examples]
+    with pytest.raises(UsageError, match="max_per_class"):
+        folder.check_options({"path": path, "max_per_class": 1})

@@ -38,3 +38,15 @@ def test_each_block_starts_at_a_weighted_layer() -> None:
     assert [b.first_layer for b in partition.blocks] == ["rescale", "b1_pw", "top_conv"]
     assert partition.blocks[0].layers[:2] == ("rescale", "stem_conv")
     assert partition.blocks[-1].layers == ("top_conv", "top_relu")
+
+
+@pytest.mark.tf
+def test_padding_before_a_cut_moves_to_the_next_block() -> None:
+    import keras
+
+    inputs = keras.Input((16, 16, 3), name="input")
+    x = keras.layers.Conv2D(4, 3, name="c1")(inputs)
+    x = keras.layers.ZeroPadding2D(name="pad")(x)
+    x = keras.layers.Conv2D(4, 3, name="c2")(x)
+    model = keras.Model(inputs, keras.layers.ReLU(name="relu")(x))
+    assert EveryNWeighted().split(model, n=1) == [["c1"], ["pad", "c2", "relu"]]

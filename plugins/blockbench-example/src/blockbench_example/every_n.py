@@ -21,12 +21,17 @@ def is_weighted(layer: Any) -> bool:
     return bool(layer.weights) and not type(layer).__name__.endswith("Normalization")
 
 
+def is_padding(layer: Any) -> bool:
+    return type(layer).__name__.startswith("ZeroPadding")
+
+
 class EveryNWeighted(PartitionStrategy):
     """Cut before every n-th weighted layer (conv/dense), so each block holds n of them.
 
-    Each block starts at a weighted layer and keeps the BatchNorm, activation,
-    pooling and merge layers that follow it; layers before the first weighted
-    layer (rescaling, padding) join the first block.
+    Each block starts at a weighted layer (or the padding just before it) and
+    keeps the BatchNorm, activation, pooling and merge layers that follow it;
+    layers before the first weighted layer (rescaling, padding) join the first
+    block.
 
     Params:
         n: weighted layers per block.
@@ -44,12 +49,16 @@ class EveryNWeighted(PartitionStrategy):
 
     def split(self, model: keras.Model, **params: Any) -> list[list[str]]:
         n = self.check_params(params)["n"]
-        groups: list[list[str]] = [[]]
+        groups: list[list[Any]] = [[]]
         seen = 0
         for layer in layer_order(model):
             if is_weighted(layer):
                 if seen and seen % n == 0:
-                    groups.append([])
+                    # Padding right before a convolution exists only for it: move it along.
+                    lead: list[Any] = []
+                    while len(groups[-1]) > 1 and is_padding(groups[-1][-1]):
+                        lead.insert(0, groups[-1].pop())
+                    groups.append(lead)
                 seen += 1
-            groups[-1].append(layer.name)
-        return [group for group in groups if group]
+            groups[-1].append(layer)
+        return [[layer.name for layer in group] for group in groups if group]
