@@ -12,18 +12,6 @@ from blockbench.engine import Task
 from blockbench.errors import UsageError, suggest
 from blockbench.split import SplitConfig
 
-#: Built-in presets; ``demo`` is what a bare ``blockbench compare`` runs.
-PRESETS: dict[str, dict[str, Any]] = {
-    "demo": {
-        "backbone": ["demo-cnn"],
-        "dataset": ["demo"],
-        "weights": "imagenet",
-        "partition": "delimiter",
-        "policy": ["exhaustive"],
-        "seeds": 2,
-    },
-}
-
 KEYS = {
     "backbone", "dataset", "partition", "policy", "seeds", "seed_start", "epochs", "input_size",
     "weights", "preprocessing", "out", "budget", "hparams", "backbone_options",

@@ -183,6 +183,12 @@ class Engine:
         hparams = complete_hparams(task.hparams)
         bkey = (bb.name, tuple(sorted(options.items())), weights.identity, size)
         if bkey not in self._backbones:
+            import keras
+
+            # Auto-generated layer names come from a process-wide counter: reset it so a
+            # backbone gets the same names (hence partition digest and run hashes) as in a
+            # fresh process, whatever was built before. Built models keep working.
+            keras.backend.clear_session()
             self._backbones[bkey] = bb.factory.build(weights, size, **options)
         model = self._backbones[bkey]
         data = prepare(ds.name, ds.factory, ds.factory.check_options(dict(task.dataset_options)),

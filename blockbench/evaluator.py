@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from blockbench.policy import Observation
+from blockbench.policy import Observation, Signal
 from blockbench.records import RunRecord
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ class TrainingEvaluator:
         self.problem, self.seed, self.results, self.progress = problem, seed, results, progress
         self.session: dict[str, RunRecord] = {}  # includes failed runs: never retried within one invocation
         self.on_record: Callable[[RunRecord, bool], None] | None = None
+        self.signals: dict[tuple[str, tuple[tuple[str, str], ...]], Signal] = {}
 
     def record(self, target: str, epochs: int | None = None) -> tuple[RunRecord, bool]:
         """The record for ``target``, and whether it was trained now (False: reused)."""
@@ -54,6 +55,27 @@ class TrainingEvaluator:
 
     def _label(self, target: str) -> str:
         return f"{self.problem.backbone}/{self.problem.dataset} seed {self.seed} {target}"
+
+    @property
+    def full_epochs(self) -> int:
+        """Epochs of a full run under this problem's protocol (what ``epochs=None`` means)."""
+        return int(self.problem.hparams["epochs"])
+
+    def signal(self, name: str, measure: Callable[..., Signal], **params: Any) -> Signal:
+        """A per-block signal (see :class:`~blockbench.policy.Signal`) of this problem and seed."""
+        return self.measured_signal(name, measure, **params)[0]
+
+    def measured_signal(self, name: str, measure: Callable[..., Signal],
+                        **params: Any) -> tuple[Signal, bool]:
+        """The signal, and whether it was measured now (False: measured earlier in this invocation).
+
+        ``measure(problem, seed, **params)`` does the work; it may train (e.g. a head).
+        """
+        key = (name, tuple(sorted((k, repr(v)) for k, v in params.items())))
+        fresh = key not in self.signals
+        if fresh:
+            self.signals[key] = measure(self.problem, self.seed, **params)
+        return self.signals[key], fresh
 
 
 @dataclass
@@ -79,3 +101,15 @@ class CostTracker:
         self.records[record.spec.target if epochs is None else f"{target}@{epochs}"] = record
         return Observation(record.spec.target, record.val_acc if record.ok else None,
                            run_epochs, record.ok)
+
+    @property
+    def full_epochs(self) -> int:
+        return self.inner.full_epochs
+
+    def signal(self, name: str, measure: Callable[..., Signal], **params: Any) -> Signal:
+        """Measure a signal through the inner evaluator; its cost counts like a run of this policy."""
+        measured, fresh = self.inner.measured_signal(name, measure, **params)
+        self.runs += measured.runs
+        self.epochs += measured.epochs
+        self.trained += measured.runs if fresh else 0
+        return measured

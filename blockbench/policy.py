@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from blockbench.errors import UsageError
+from blockbench.errors import BlockbenchError, UsageError
 from blockbench.spec import block_target
 
 
@@ -139,6 +139,47 @@ class Policy(abc.ABC):
         self, space: SearchSpace, evaluator: Evaluator, budget: Budget, seed: int
     ) -> PolicyResult:
         """Run the search and return the pick."""
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A cheap per-block score a policy may rank blocks by (an optional evaluator capability).
+
+    An evaluator that can serve signals has a method
+    ``signal(name, measure, **params) -> Signal``: a training evaluator calls
+    ``measure(problem, seed, **params)``; a replay evaluator returns the
+    signal a real search stored, or raises :class:`SignalUnavailable`.
+
+    Attributes:
+        name: what was measured, e.g. "gradient-norm".
+        params: the measurement's parameters (part of its identity).
+        values: score of each target ("block:i" -> float).
+        runs: training runs the measurement cost.
+        epochs: training epochs the measurement cost.
+        anchor: run hash of the full "block:0" run of the same problem and
+            seed, so a stored signal can be matched to its table.
+    """
+
+    name: str
+    params: Mapping[str, Any]
+    values: Mapping[str, float]
+    runs: int = 0
+    epochs: int = 0
+    anchor: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "params": dict(self.params), "values": dict(self.values),
+                "runs": self.runs, "epochs": self.epochs, "anchor": self.anchor}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Signal:
+        return cls(str(data["name"]), dict(data.get("params", {})),
+                   {str(k): float(v) for k, v in data["values"].items()},
+                   int(data.get("runs", 0)), int(data.get("epochs", 0)), data.get("anchor"))
+
+
+class SignalUnavailable(BlockbenchError):
+    """The evaluator cannot provide the signal a policy asked for (e.g. a table without it)."""
 
 
 PolicyFactory = Any  # a Policy subclass or a callable returning a Policy

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from blockbench.config import PRESETS
+from blockbench.presets import PRESETS
 
 
 @click.command("compare")

@@ -263,6 +263,11 @@ class KerasApplication(BackboneFactory):
             else:
                 load_path = path
         constructor = getattr(importlib.import_module(self.arch.module), self.arch.title)
+        import keras
+
+        # Unnamed layers are numbered by a process-wide counter; resetting it makes layer
+        # names (and so partition digests and run hashes) the same in every process.
+        keras.backend.clear_session()
         model = constructor(
             include_top=False, weights=keras_weights, input_shape=(input_size, input_size, 3),
             **options,
