@@ -62,12 +62,14 @@ def run(target: str, seed: int, init: list[np.ndarray] | None, data: dict[str, t
     model = keras.Model(backbone.input, outputs)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy",
                   metrics=["accuracy"])
-    model.fit(*data["train"], batch_size=24, epochs=10, shuffle=True, verbose=0,
+    history = model.fit(*data["train"], batch_size=24, epochs=10, shuffle=True, verbose=0,
               validation_data=data["val"])
     val = model.evaluate(*data["val"], batch_size=256, verbose=0)[1]
     test = model.evaluate(*data["test"], batch_size=256, verbose=0)[1]
     return {"target": target, "seed": seed, "val": float(val), "test": float(test),
-            "seconds": time.perf_counter() - start}
+            "seconds": time.perf_counter() - start,
+            "train_acc": [round(a, 3) for a in history.history["accuracy"]],
+            "val_acc": [round(a, 3) for a in history.history["val_accuracy"]]}
 
 
 def summarise(rows: list[dict], n_blocks: int) -> None:
@@ -95,9 +97,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", default="shipped", help="'shipped', 'none' or a weights file")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--n-per-class", type=int, default=100)
+    parser.add_argument("--n-per-class", type=int, default=demo.N_PER_CLASS)
     parser.add_argument("--data-seed", type=int, default=0)
-    parser.add_argument("--task", default="target")
     parser.add_argument("--split-seed", type=int, default=0)
     parser.add_argument("--targets", nargs="*", default=None)
     parser.add_argument("--jsonl", type=Path, default=None, help="append one line per run here")
@@ -107,10 +108,11 @@ def main() -> None:
     import tensorflow as tf
 
     tf.config.experimental.enable_op_determinism()
-    task = demo_data.make_task(args.task, args.n_per_class, args.data_seed)
-    x = task.images.astype("float32") / 255.0
-    y = keras.utils.to_categorical(task.labels, len(task.class_names))
-    split = stratified_split(task.labels, args.split_seed)
+    source = demo.DemoDataset().load(n_per_class=args.n_per_class, seed=args.data_seed)
+    labels = np.array([e.label for e in source.examples])
+    x = np.stack([e.image for e in source.examples]).astype("float32") / 255.0  # "unit"
+    y = keras.utils.to_categorical(labels, len(source.class_names))
+    split = stratified_split(labels, args.split_seed)
     data = {k: (x[v], y[v]) for k, v in split.items()}
     init = None
     if args.weights != "none":
@@ -126,7 +128,7 @@ def main() -> None:
     rows = []
     for seed in args.seeds:
         for target in targets:
-            row = run(target, seed, init, data, len(task.class_names))
+            row = run(target, seed, init, data, len(source.class_names))
             row["weights"] = args.weights
             rows.append(row)
             print(json.dumps(row), flush=True)

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from blockbench.engine import Engine, Task
+from blockbench.engine import Engine, Problem, Task
 from blockbench.evaluator import CostTracker, TrainingEvaluator
 from blockbench.policy import Budget
 from blockbench.progress import ProgressReporter
@@ -45,6 +45,39 @@ def estimate_runs(n_blocks: int, policies: Sequence[PolicyRequest]) -> int:
     return 2 + min(asked, n_blocks)
 
 
+def make_policy(factory: Any, options: Mapping[str, Any], storage: str | None) -> Any:
+    """Instantiate a policy; one with a ``storage`` option it was not given gets the store's URL,
+    so its Optuna study lives beside the run records (the URL stays out of the recorded options)."""
+    kwargs = dict(options)
+    if storage and "storage" in getattr(factory, "option_defaults", {}) and "storage" not in kwargs:
+        kwargs["storage"] = storage
+    return factory(**kwargs)
+
+
+def run_search(problem: Problem, evaluator: TrainingEvaluator, request: PolicyRequest,
+               components: Components, results: ResultsDir,
+               study: str | None = None) -> tuple[SearchRecord, list[RunRecord]]:
+    """Run one policy on one problem and seed; persist and return its search record and runs."""
+    entry = components.policies.get(request.name)
+    seed = evaluator.seed
+    tracker = CostTracker(evaluator)
+    policy = make_policy(entry.factory, request.options, results.store.url)
+    result = policy.search(problem.space, tracker, request.budget, seed)
+    pick_hash = None
+    if result.pick is not None:
+        pick_hash = problem.spec(result.pick, seed).run_hash
+    search = SearchRecord(
+        policy=entry.name, backbone=problem.backbone, dataset=problem.dataset,
+        partition=problem.partition.strategy, seed=seed, pick=result.pick,
+        pick_hash=pick_hash, policy_options=dict(request.options), policy_seed=seed,
+        targets=tracker.targets, run_hashes=tracker.hashes, runs=tracker.runs,
+        epochs=tracker.epochs, trained=tracker.trained,
+        budget={"runs": request.budget.runs, "epochs": request.budget.epochs},
+        info=dict(result.info),
+    )
+    return results.add_search(search, study), list(tracker.records.values())
+
+
 def run_compare(
     tasks: Sequence[Task],
     policies: Sequence[PolicyRequest],
@@ -53,8 +86,14 @@ def run_compare(
     results: ResultsDir,
     progress: ProgressReporter,
     engine: Engine | None = None,
+    retries: int = 1,
+    study: str | None = None,
 ) -> CompareOutcome:
-    """Run the baselines and every policy on every task and seed."""
+    """Run the baselines and every policy on every task and seed.
+
+    Failed runs are tried ``1 + retries`` times in all (see :class:`TrainingEvaluator`);
+    search records are stored under ``study`` when given.
+    """
     engine = engine or Engine(components)
     factories = {p.name: components.policies.get(p.name) for p in policies}
     for task in tasks:  # validate everything before training anything
@@ -66,29 +105,14 @@ def run_compare(
         problem = engine.setup(task)
         progress.add_total(len(seeds) * estimate_runs(problem.space.n_blocks, policies))
         for seed in seeds:
-            evaluator = TrainingEvaluator(problem, seed, results, progress)
+            evaluator = TrainingEvaluator(problem, seed, results, progress, retries=retries)
             for baseline in ("bl1", "bl2"):
                 outcome.runs.append(evaluator.record(baseline)[0])
             for request in policies:
-                entry = factories[request.name]
-                tracker = CostTracker(evaluator)
-                result = entry.factory(**dict(request.options)).search(
-                    problem.space, tracker, request.budget, seed)
-                pick_hash = None
-                if result.pick is not None:
-                    pick_hash = problem.spec(result.pick, seed).run_hash
-                search = SearchRecord(
-                    policy=entry.name, backbone=problem.backbone, dataset=problem.dataset,
-                    partition=problem.partition.strategy, seed=seed, pick=result.pick,
-                    pick_hash=pick_hash, policy_options=dict(request.options), policy_seed=seed,
-                    targets=tracker.targets, run_hashes=tracker.hashes, runs=tracker.runs,
-                    epochs=tracker.epochs, trained=tracker.trained,
-                    budget={"runs": request.budget.runs, "epochs": request.budget.epochs},
-                    info=dict(result.info),
-                )
-                results.add_search(search)
+                search, records = run_search(problem, evaluator, request, components, results,
+                                             study)
                 outcome.searches.append(search)
-                outcome.runs.extend(tracker.records.values())
+                outcome.runs.extend(records)
     unique = {r.run_hash: r for r in outcome.runs}
     outcome.runs = list(unique.values())
     return outcome

@@ -3,6 +3,24 @@
 One :class:`Engine` lives per process. It builds each backbone once, keeps
 its pretrained weights in memory, prepares each dataset once per input size,
 and cuts each backbone once per partition, so runs only pay for training.
+
+Its ``mode`` says how runs train (all three give the same results to
+floating-point tolerance; see ``docs/performance.md``):
+
+* ``cached`` (default): a run whose frozen prefix is non-empty (BL1, block
+  ``i > 0``) trains the suffix and head on the prefix's activations, computed
+  once and kept in an :class:`~blockbench.activations.ActivationCache`; BL2,
+  block 0 and cuts over the cache budget train the whole network. Compiled
+  epochs and optimizers are reused across runs (:class:`~blockbench.steps.StepCache`).
+* ``uncached``: the same compiled loop, always through the whole network.
+* ``naive``: the reference protocol done plainly, the benchmark's baseline:
+  every run builds the model again, compiles its own loop and trains the
+  whole network on the images. Same arithmetic as the engine's, so the same
+  results.
+* ``keras``: like ``naive`` but with ``compile`` and ``fit``
+  (:mod:`blockbench.kerasfit`), Keras' own loop; its results agree with the
+  others to floating-point tolerance, which training can amplify, since
+  TensorFlow may fuse and order the arithmetic of a different graph otherwise.
 """
 
 from __future__ import annotations
@@ -14,7 +32,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from blockbench.backbone import Weights
-from blockbench.errors import BlockbenchError, UsageError
+from blockbench.errors import UsageError
+from blockbench.finetune import PRECISIONS
 from blockbench.policy import SearchSpace
 from blockbench.records import FAILED, RunRecord
 from blockbench.spec import REFERENCE_HPARAMS, RunSpec, parse_target
@@ -24,10 +43,14 @@ if TYPE_CHECKING:
     from blockbench.finetune import FineTuneModel
     from blockbench.partition import Partition
     from blockbench.registries import Components
+    from blockbench.runtime import Runtime
     from blockbench.split import SplitConfig
     from blockbench.trainer import EpochCallback
 
 log = logging.getLogger(__name__)
+
+#: Hyper-parameters accepted besides REFERENCE_HPARAMS (they enter the run hash only when set).
+EXTRA_HPARAMS = ("xla",)
 
 
 @dataclass(frozen=True)
@@ -59,11 +82,11 @@ class Task:
 
 def complete_hparams(hparams: Mapping[str, Any]) -> dict[str, Any]:
     """Fill in the reference defaults; unknown keys are an error listing the valid ones."""
-    unknown = sorted(set(hparams) - set(REFERENCE_HPARAMS) - {"xla"})
+    unknown = sorted(set(hparams) - set(REFERENCE_HPARAMS) - set(EXTRA_HPARAMS))
     if unknown:
         raise UsageError(
             f"unknown hyper-parameter(s) {', '.join(unknown)}; valid: "
-            f"{', '.join(sorted([*REFERENCE_HPARAMS, 'xla']))}"
+            f"{', '.join(sorted([*REFERENCE_HPARAMS, *EXTRA_HPARAMS]))}"
         )
     merged = {**REFERENCE_HPARAMS, **hparams}
     for key in ("epochs", "batch_size", "dense_units"):
@@ -71,6 +94,11 @@ def complete_hparams(hparams: Mapping[str, Any]) -> dict[str, Any]:
             raise UsageError(f"{key} must be a positive integer, got {merged[key]!r}")
     if not 0 <= float(merged["dropout"]) < 1:
         raise UsageError(f"dropout must be in [0, 1), got {merged['dropout']!r}")
+    if merged["precision"] not in PRECISIONS:
+        raise UsageError(f"precision {merged['precision']!r} is not valid; use one of "
+                         f"{', '.join(PRECISIONS)}")
+    if "xla" in merged and not isinstance(merged["xla"], bool):
+        raise UsageError(f"xla must be true or false, got {merged['xla']!r}")
     return merged
 
 
@@ -89,6 +117,7 @@ class Problem:
     partition: Partition
     finetune: FineTuneModel
     hparams: dict[str, Any]
+    runtime: Runtime | None = field(default=None, repr=False)
 
     @property
     def space(self) -> SearchSpace:
@@ -132,7 +161,9 @@ class Problem:
         mode = self.preprocessing
         inputs = RunInputs(self.finetune, self.data, layers, lambda x: preprocess(x, mode), block_info)
         try:
-            return train_run(spec, inputs, on_epoch)
+            if self.runtime is None:
+                return train_run(spec, inputs, on_epoch)
+            return self.runtime.train(self, spec, inputs, on_epoch)
         except (UsageError, KeyboardInterrupt):
             raise
         except Exception as exc:  # a failed run is recorded and the search goes on
@@ -142,11 +173,24 @@ class Problem:
 
 
 class Engine:
-    """Process-wide caches of built backbones, prepared data, partitions and heads."""
+    """Process-wide caches of built backbones, prepared data, partitions and heads.
 
-    def __init__(self, components: Components, data_cache_dir: str | None = None) -> None:
+    Args:
+        components: the registered components.
+        data_cache_dir: where decoded datasets are cached between processes (None: not).
+        mode: how runs train: ``cached`` (default), ``uncached``, ``naive`` or ``keras``
+            (see above).
+        cache_bytes: activation cache budget per backbone in bytes (None: the default,
+            a quarter of the physical memory, at most 8 GiB).
+    """
+
+    def __init__(self, components: Components, data_cache_dir: str | None = None, *,
+                 mode: str = "cached", cache_bytes: int | None = None) -> None:
+        from blockbench.runtime import Runtime
+
         self.components = components
         self.data_cache_dir = data_cache_dir
+        self.runtime = Runtime(mode, cache_bytes, rebuild=self._fresh_finetune)
         self._backbones: dict[tuple[Any, ...], Any] = {}
         self._finetunes: dict[tuple[Any, ...], FineTuneModel] = {}
         self._partitions: dict[tuple[Any, ...], Partition] = {}
@@ -168,7 +212,7 @@ class Engine:
     def setup(self, task: Task) -> Problem:
         """Resolve ``task``: build (or reuse) the backbone, prepare data, partition."""
         from blockbench.data import prepare
-        from blockbench.finetune import FineTuneModel
+        from blockbench.finetune import FineTuneModel, dtype_policy
         from blockbench.partition import build_partition
         from blockbench.preprocessing import resolve_preprocessing
 
@@ -181,15 +225,10 @@ class Engine:
         options = bb.factory.check_options(size, dict(task.backbone_options))
         weights = Weights.parse(task.weights)
         hparams = complete_hparams(task.hparams)
-        bkey = (bb.name, tuple(sorted(options.items())), weights.identity, size)
+        precision = hparams["precision"]
+        bkey = (bb.name, tuple(sorted(options.items())), weights.identity, size, precision)
         if bkey not in self._backbones:
-            import keras
-
-            # Auto-generated layer names come from a process-wide counter: reset it so a
-            # backbone gets the same names (hence partition digest and run hashes) as in a
-            # fresh process, whatever was built before. Built models keep working.
-            keras.backend.clear_session()
-            self._backbones[bkey] = bb.factory.build(weights, size, **options)
+            self._backbones[bkey] = _build(bb.factory, weights, size, options, precision)
         model = self._backbones[bkey]
         data = prepare(ds.name, ds.factory, ds.factory.check_options(dict(task.dataset_options)),
                        size, task.split, cache_dir=self.data_cache_dir)
@@ -200,12 +239,24 @@ class Engine:
         head = tuple(hparams[k] for k in ("head", "dense_units", "dropout"))
         fkey = (bkey, head, data.n_classes)
         if fkey not in self._finetunes:
-            self._finetunes[fkey] = FineTuneModel(model, data.n_classes, hparams)
-        if hparams.get("precision") not in ("float32", None):
-            raise BlockbenchError("mixed precision is not supported yet; use precision float32")
+            with dtype_policy(precision):
+                self._finetunes[fkey] = FineTuneModel(model, data.n_classes, hparams)
         return Problem(task, bb.name, ds.name, options, weights, size,
                        resolve_preprocessing(bb.factory, task.preprocessing), data,
-                       self._partitions[pkey], self._finetunes[fkey], hparams)
+                       self._partitions[pkey], self._finetunes[fkey], hparams, self.runtime)
+
+    def _fresh_finetune(self, problem: Problem) -> FineTuneModel:
+        """A newly built backbone and head for ``problem`` (the per-run model of ``naive``)."""
+        from blockbench.finetune import FineTuneModel, dtype_policy
+
+        factory = self.components.backbones.get(problem.backbone).factory
+        precision = problem.hparams["precision"]
+        backbone = _build(factory, problem.weights, problem.input_size,
+                          problem.backbone_options, precision)
+        # Random initialisation (weights "none") differs between builds: start from the same.
+        backbone.set_weights(problem.finetune.initial_weights)
+        with dtype_policy(precision):
+            return FineTuneModel(backbone, problem.data.n_classes, problem.hparams)
 
     def _enable_determinism(self) -> None:
         if not self._determinism:
@@ -213,3 +264,18 @@ class Engine:
 
             tf.config.experimental.enable_op_determinism()
             self._determinism = True
+
+
+def _build(factory: Any, weights: Weights, size: int, options: Mapping[str, Any],
+           precision: str) -> Any:
+    """Build a backbone under ``precision``'s dtype policy, with canonical layer names."""
+    import keras
+
+    from blockbench.finetune import dtype_policy
+
+    # Auto-generated layer names come from a process-wide counter: reset it so a
+    # backbone gets the same names (hence partition digest and run hashes) as in a
+    # fresh process, whatever was built before. Built models keep working.
+    keras.backend.clear_session()
+    with dtype_policy(precision):
+        return factory.build(weights, size, **dict(options))

@@ -7,6 +7,7 @@ each policy spends through :class:`CostTracker`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,35 +24,62 @@ if TYPE_CHECKING:
 class TrainingEvaluator:
     """Evaluates targets of one problem and seed by training them, reusing completed runs.
 
+    A run is claimed in the store before it is trained, so processes sharing a
+    store never train the same run twice: a run another live process is
+    training is waited for. A failed run is trained again until it has failed
+    ``1 + retries`` times in all; then its failure is final.
+
     Args:
         problem: the resolved search problem.
         seed: the run seed.
         results: where records are cached and persisted.
         progress: progress display.
+        retries: extra attempts for a failed run.
+        poll: seconds between looks at a run another process is training.
     """
 
     def __init__(self, problem: Problem, seed: int, results: ResultsDir,
-                 progress: ProgressReporter) -> None:
+                 progress: ProgressReporter, retries: int = 1, poll: float = 2.0) -> None:
         self.problem, self.seed, self.results, self.progress = problem, seed, results, progress
-        self.session: dict[str, RunRecord] = {}  # includes failed runs: never retried within one invocation
-        self.on_record: Callable[[RunRecord, bool], None] | None = None
+        self.retries, self.poll = retries, poll
+        self.session: dict[str, RunRecord] = {}  # includes final failures
         self.signals: dict[tuple[str, tuple[tuple[str, str], ...]], Signal] = {}
+        self.on_record: Callable[[RunRecord, bool], None] | None = None
 
     def record(self, target: str, epochs: int | None = None) -> tuple[RunRecord, bool]:
         """The record for ``target``, and whether it was trained now (False: reused)."""
         spec = self.problem.spec(target, self.seed, epochs)
-        key = spec.run_hash
-        cached = self.session.get(key) or self.results.get(key)
-        if cached is not None:
-            self.session[key] = cached
-            self.progress.reused(self._label(target), cached)
-            return cached, False
-        self.progress.run_started(self._label(target), int(spec.hparams["epochs"]))
-        record = self.problem.train(spec, on_epoch=self.progress.epoch)
-        self.results.add(record)
+        key, label = spec.run_hash, self._label(target)
+        if key in self.session:
+            self.progress.reused(label, self.session[key])
+            return self.session[key], False
+        trained = False
+        while True:
+            claim = self.results.claim(spec, self.retries)
+            if claim.state == "busy":  # another process trains it: wait for its record
+                self.progress.run_started(f"{label} (trained by {claim.worker})", 0)
+                time.sleep(self.poll)
+                continue
+            if claim.state != "claimed":  # done, or failed as often as allowed
+                assert claim.record is not None
+                record = claim.record
+                if not trained:
+                    self.progress.reused(label, record)
+                    self.results.reused(record)
+                break
+            self.progress.run_started(label, int(spec.hparams["epochs"]))
+            try:
+                record = self.problem.train(spec, on_epoch=self.progress.epoch)
+            except BaseException:
+                self.results.release(key)  # interrupted: the run is free for anyone
+                raise
+            record = self.results.finish(record)
+            self.progress.run_finished(label, record)
+            trained = True
+            if record.ok:
+                break
         self.session[key] = record
-        self.progress.run_finished(self._label(target), record)
-        return record, True
+        return record, trained
 
     def _label(self, target: str) -> str:
         return f"{self.problem.backbone}/{self.problem.dataset} seed {self.seed} {target}"

@@ -9,31 +9,82 @@ run's seed, resets every dropout seed, and sets which layers train:
 * ``bl2``: every layer;
 * ``block:i``: block ``i``'s layers and the head.
 
-A layer with ``trainable = False`` is frozen; a frozen BatchNormalization
-layer runs in inference mode (Keras 3 semantics), so its moving statistics
-are used and never updated.
+A layer with ``trainable = False`` is frozen, and a frozen layer runs in
+inference mode: a frozen BatchNormalization uses and keeps its moving
+statistics (Keras 3 does that by itself), and a frozen Dropout-like layer
+(EfficientNet's stochastic-depth ``*_drop`` layers) passes its input through,
+which plain Keras would not do. So everything frozen is deterministic, which
+is what lets the engine compute a frozen prefix once (see
+:mod:`blockbench.activations`).
+
+:meth:`FineTuneModel.model_after` gives, for a cut of the backbone, the
+suffix + head as a model whose inputs are the cut's frontier tensors; it
+shares every layer (and weight) with :attr:`FineTuneModel.model`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import inspect
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from blockbench.errors import UsageError
+from blockbench.partition import layer_order
 
 if TYPE_CHECKING:
     import keras
 
+    from blockbench.subgraph import Cut
+
 HEAD_PREFIX = "bb_head_"
 HEADS = ("flatten", "gap")
+PRECISIONS = ("float32", "mixed_float16")
 
 
 def _derived_seed(seed: int, salt: int) -> int:
     """A reproducible 31-bit seed for component ``salt`` of a run."""
     return int(np.random.SeedSequence([seed, salt]).generate_state(1)[0] % (2**31 - 1))
+
+
+@contextlib.contextmanager
+def dtype_policy(precision: str) -> Iterator[None]:
+    """Build layers under ``precision`` (``float32`` or ``mixed_float16``), then restore."""
+    import keras
+
+    if precision not in PRECISIONS:
+        raise UsageError(f"precision {precision!r} is not valid; use one of {', '.join(PRECISIONS)}")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def inference_when_frozen(layer: Any) -> None:
+    """Make ``layer`` run in inference mode whenever it is frozen (idempotent)."""
+    if getattr(layer, "_bb_inference_when_frozen", False):
+        return
+    original = layer.call
+    signature = inspect.signature(original)
+    if "training" not in signature.parameters:
+        return
+
+    @functools.wraps(original)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if layer.trainable:
+            return original(*args, **kwargs)
+        bound = signature.bind(*args, **kwargs)
+        bound.arguments["training"] = False
+        return original(*bound.args, **bound.kwargs)
+
+    layer.call = call
+    layer._bb_inference_when_frozen = True
 
 
 class FineTuneModel:
@@ -42,7 +93,8 @@ class FineTuneModel:
     Args:
         backbone: the built backbone (its current weights are taken as the pretrained ones).
         n_classes: number of output classes.
-        hparams: head configuration (``head``, ``dense_units``, ``dropout``).
+        hparams: head configuration (``head``, ``dense_units``, ``dropout``); the
+            caller builds it under the run's dtype policy (see :func:`dtype_policy`).
     """
 
     def __init__(self, backbone: keras.Model, n_classes: int, hparams: Mapping[str, Any]) -> None:
@@ -53,23 +105,57 @@ class FineTuneModel:
             raise UsageError(f"head {head!r} is not valid; use one of {', '.join(HEADS)}")
         self.backbone = backbone
         self.initial_weights = [np.array(w) for w in backbone.get_weights()]
+        for layer in backbone.layers:
+            inference_when_frozen(layer)
+        pool = (keras.layers.Flatten(name=HEAD_PREFIX + "flatten") if head == "flatten"
+                else keras.layers.GlobalAveragePooling2D(name=HEAD_PREFIX + "gap"))
+        self.head_layers = [
+            pool,
+            keras.layers.Dense(int(hparams.get("dense_units", 512)), activation="relu",
+                               name=HEAD_PREFIX + "dense"),
+            keras.layers.Dropout(float(hparams.get("dropout", 0.5)), name=HEAD_PREFIX + "dropout"),
+            # float32 softmax keeps mixed-precision runs numerically stable.
+            keras.layers.Dense(n_classes, activation="softmax", dtype="float32",
+                               name=HEAD_PREFIX + "output"),
+        ]
         inputs = keras.Input(backbone.input_shape[1:], name=HEAD_PREFIX + "input")
-        x = backbone(inputs)
-        if head == "flatten":
-            x = keras.layers.Flatten(name=HEAD_PREFIX + "flatten")(x)
-        else:
-            x = keras.layers.GlobalAveragePooling2D(name=HEAD_PREFIX + "gap")(x)
-        x = keras.layers.Dense(int(hparams.get("dense_units", 512)), activation="relu",
-                               name=HEAD_PREFIX + "dense")(x)
-        x = keras.layers.Dropout(float(hparams.get("dropout", 0.5)), name=HEAD_PREFIX + "dropout")(x)
-        # float32 softmax keeps mixed-precision runs numerically stable.
-        outputs = keras.layers.Dense(n_classes, activation="softmax", dtype="float32",
-                                     name=HEAD_PREFIX + "output")(x)
-        self.model = keras.Model(inputs, outputs, name=f"{backbone.name}_finetune")
-        self.head_dense = [self.model.get_layer(HEAD_PREFIX + "dense"),
-                           self.model.get_layer(HEAD_PREFIX + "output")]
+        self.model = keras.Model(inputs, self._head(backbone(inputs)),
+                                 name=f"{backbone.name}_finetune")
+        self.head_dense = [self.head_layers[1], self.head_layers[3]]
         self._seed_states = [v for v in self.model.variables if "seed_generator_state" in v.path]
-        self._layers = {layer.name: layer for layer in backbone.layers}
+        self._layers = {layer.name: layer for layer in layer_order(backbone)}
+        self._suffixes: dict[str | None, keras.Model] = {}
+        with self._all_trainable():
+            self.all_trainable_variables = list(self.model.trainable_variables)
+
+    def _head(self, x: Any) -> Any:
+        for layer in self.head_layers:
+            x = layer(x)
+        return x
+
+    @contextlib.contextmanager
+    def _all_trainable(self) -> Iterator[None]:
+        flags = {name: layer.trainable for name, layer in self._layers.items()}
+        for layer in self._layers.values():
+            layer.trainable = True
+        try:
+            yield
+        finally:
+            for name, flag in flags.items():
+                self._layers[name].trainable = flag
+
+    def model_after(self, cut: Cut) -> keras.Model:
+        """The backbone after ``cut`` plus the head, fed with the cut's frontier tensors."""
+        import keras
+
+        from blockbench.subgraph import rebuild, single
+
+        if cut.first not in self._suffixes:
+            inputs, outputs = rebuild(self.backbone, cut.frontier, self.backbone.outputs)
+            name = f"{self.backbone.name}_after_{cut.first or 'all'}"
+            self._suffixes[cut.first] = keras.Model(single(inputs), self._head(outputs[0]),
+                                                    name=name)
+        return self._suffixes[cut.first]
 
     def prepare_run(self, target_layers: Sequence[str] | None, seed: int) -> None:
         """Reset weights and seeds, and set what trains.
@@ -94,6 +180,10 @@ class FineTuneModel:
             raise UsageError(f"layers not in the backbone: {sorted(unknown)[:5]}")
         for name, layer in self._layers.items():
             layer.trainable = trainable is None or name in trainable
+
+    def trained_layers(self) -> list[Any]:
+        """Layers whose state a run changes: the unfrozen backbone layers and the head."""
+        return [*(lay for lay in self._layers.values() if lay.trainable), *self.head_layers]
 
     def trainable_params(self) -> int:
         return int(sum(math.prod(w.shape) for w in self.model.trainable_weights))

@@ -27,6 +27,7 @@ from blockbench.records import RunRecord, SearchRecord, load_results
 from blockbench.selection import group_tables
 from blockbench.stats import TableStats, analyse_table
 from blockbench.stattests import ALPHA
+from blockbench.storage_url import mask_secrets
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -102,7 +103,7 @@ class Leaderboard:
 def command_line(argv: Sequence[str] | None = None) -> str:
     """The running command as ``blockbench <args>``, whatever launched it (script, ``-m``)."""
     args = list(sys.argv if argv is None else argv)[1:]
-    return shlex.join(["blockbench", *args])
+    return shlex.join(["blockbench", *(mask_secrets(a) for a in args)])
 
 
 def build_leaderboard(
@@ -125,12 +126,18 @@ def build_leaderboard(
     )
 
 
-def read_results(source: str | os.PathLike[str]) -> tuple[list[RunRecord], list[SearchRecord]]:
-    """Run and search records from a results location (today: a directory of JSON lines)."""
+def read_results(source: str | os.PathLike[str], storage: str | None = None
+                 ) -> tuple[list[RunRecord], list[SearchRecord]]:
+    """Run and search records from a results directory, or from the store at ``storage``."""
+    if storage:
+        from blockbench.run_listing import load_store
+
+        return load_store(storage)
     text = str(source)
     if "://" in text:
-        raise UsageError(f"results location {text!r} is not a directory; "
-                         "only results directories (compare --out DIR) are supported")
+        raise UsageError(f"results location {mask_secrets(text)!r} is not a directory; "
+                         "only results directories (compare --out DIR) are supported by "
+                         "--results: use --storage URL for a database")
     return load_results(text)
 
 

@@ -4,6 +4,24 @@ Two runs with the same :class:`RunSpec` produce the same result (on the same
 machine), so the hash is the cache key of the results store. The blockbench
 version is deliberately *not* part of it: only :data:`PROTOCOL_VERSION`,
 bumped when training semantics change, invalidates cached runs.
+
+Training semantics of protocol 1 (see ``docs/performance.md``):
+
+* A frozen layer (``trainable = False``: outside the trained block, or the
+  whole backbone in BL1) runs in inference mode: BatchNormalization uses its
+  moving statistics, and Dropout-like layers (EfficientNet's stochastic-depth
+  ``*_drop`` layers) pass their input through. A frozen prefix is therefore
+  deterministic, and training from its cached activations is the same
+  computation as training through it.
+* No data augmentation. Epoch ``e`` visits the training examples in the
+  permutation ``numpy.random.default_rng([seed, e])`` draws; the head is
+  initialised and dropout is seeded from the run's seed.
+* Adam updates each variable as Keras' Adam does, fused into one kernel per
+  variable; Keras' own ``fit`` (the engine's ``keras`` mode) agrees to
+  floating-point tolerance only, so keep its records out of a results store.
+* ``precision=mixed_float16`` computes in float16 with float32 variables and
+  a float32 softmax, with dynamic loss scaling; ``xla=true`` compiles each
+  epoch with XLA. Both change results slightly, hence are part of the identity.
 """
 
 from __future__ import annotations

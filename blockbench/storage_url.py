@@ -37,13 +37,13 @@ def sqlite_url(path: str | os.PathLike[str]) -> str:
     return f"sqlite:///{Path(path).expanduser().resolve()}"
 
 
-def normalize_url(storage: str) -> str:
+def normalize_url(storage: str | os.PathLike[str]) -> str:
     """Validate ``storage`` and return it as a SQLAlchemy URL.
 
     Raises:
         UsageError: the URL's scheme is not SQLite or PostgreSQL, or it names no database.
     """
-    text = storage.strip()
+    text = str(storage).strip()
     if "://" not in text:
         if not text:
             raise UsageError("empty storage URL; use sqlite:///PATH.db or postgresql://USER@HOST/DB")
@@ -62,11 +62,26 @@ def normalize_url(storage: str) -> str:
         return sqlite_url(path)
     from sqlalchemy.engine import make_url
 
-    url = make_url(f"{backend}{'+' + driver if driver else ''}://{rest}")
+    url = make_url(f"{backend}+{driver or _postgres_driver()}://{rest}")
     if not url.database:
         raise UsageError(f"storage URL {mask_url(text)!r} names no database; "
                          "use postgresql://USER:PASSWORD@HOST[:PORT]/DATABASE")
     return url.render_as_string(hide_password=False)
+
+
+def _postgres_driver() -> str:
+    """psycopg2 (the ``postgres`` extra) if installed, else psycopg 3 if installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg2") is None and importlib.util.find_spec("psycopg"):
+        return "psycopg"
+    return "psycopg2"
+
+
+def driver_of(url: str) -> str | None:
+    """The DBAPI module a URL names (``postgresql+psycopg2://`` -> ``psycopg2``)."""
+    scheme = url.split("://", 1)[0]
+    return scheme.split("+", 1)[1] if "+" in scheme else None
 
 
 def backend_of(url: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,10 +22,10 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, and_, select
 from sqlalchemy.exc import IntegrityError
 
-from blockbench.errors import BlockbenchError
+from blockbench.errors import BlockbenchError, UsageError
 from blockbench.records import FAILED, OK, RunRecord, SearchRecord
 from blockbench.spec import RunSpec, canonical_json
-from blockbench.storage_url import normalize_url, scrub
+from blockbench.storage_url import backend_of, mask_url, normalize_url, scrub, sqlite_path
 from blockbench.store_db import BUSY_TIMEOUT, Database
 from blockbench.store_schema import ensure_schema, runs, searches
 from blockbench.store_workers import Workers
@@ -70,11 +71,16 @@ class Store:
         url: storage URL (``sqlite:///x.db``, ``postgresql://...``) or a SQLite file path.
         busy_timeout: seconds a SQLite writer waits for another.
         stale_after: seconds without a heartbeat after which a claim is taken over.
+        create: create the store if it does not exist (False: readers, which fail instead).
     """
 
-    def __init__(self, url: str, busy_timeout: float = BUSY_TIMEOUT,
-                 stale_after: float | None = None) -> None:
-        self.db = Database(normalize_url(url), busy_timeout)
+    def __init__(self, url: str | os.PathLike[str], busy_timeout: float = BUSY_TIMEOUT,
+                 stale_after: float | None = None, create: bool = True) -> None:
+        url = normalize_url(url)
+        if not create and backend_of(url) == "sqlite" and not sqlite_path(url).is_file():
+            raise UsageError(f"store {mask_url(url)} does not exist; run 'blockbench compare "
+                             "--storage URL' first, or pass another --storage")
+        self.db = Database(url, busy_timeout)
         self.url, self.display = self.db.url, self.db.display
         with self.db.transaction() as conn:
             self.db.lock_schema(conn)
@@ -152,16 +158,17 @@ class Store:
             query = query.where(searches.c.study == study)
         with self.db.transaction() as conn:
             rows = conn.execute(query).all()
-        return [self._checked(lambda data: SearchRecord.from_dict(data), row[0]) for row in rows]
+        return [self._checked(SearchRecord.from_dict, row[0]) for row in rows]
 
     # -- claims --------------------------------------------------------------
 
     def claim_run(self, spec: RunSpec, retries: int = 1) -> Claim:
         """Claim ``spec``'s run for this process, unless it is done, busy or out of attempts."""
         key = spec.run_hash
+        me = self.workers.register()
 
         def claim(conn: Connection) -> Claim:
-            me = self.workers.register(conn)
+            self.workers.reap_dead_local(conn)
             row = conn.execute(select(runs).where(runs.c.run_hash == key).with_for_update()).first()
             now = time.time()
             if row is None:
@@ -173,7 +180,9 @@ class Store:
                 return Claim("claimed")
             if row.status == OK:
                 return Claim("done", self._record(row))
-            if row.status == RUNNING and row.worker != me and self.workers.alive(conn, row.worker):
+            if row.status == RUNNING and self.workers.holds(conn, row.worker):
+                if row.worker == me:
+                    return Claim("claimed")
                 return Claim("busy", worker=row.worker)
             if row.status == FAILED and row.failures >= 1 + retries:
                 return Claim("exhausted", self._record(row))
@@ -244,6 +253,7 @@ class Store:
 
     def _retry(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in a transaction; an insert racing another process's is retried."""
+        last: IntegrityError | None = None
         for attempt in range(5):
             try:
                 with self.db.transaction() as conn:
@@ -251,4 +261,5 @@ class Store:
             except IntegrityError as exc:
                 last = exc
                 time.sleep(0.05 * (attempt + 1))
+        assert last is not None
         raise BlockbenchError(self.db.describe(last))

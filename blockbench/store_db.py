@@ -9,6 +9,7 @@ claims use row locks (``SELECT ... FOR UPDATE [SKIP LOCKED]``).
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +18,14 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from blockbench.errors import BlockbenchError
-from blockbench.storage_url import backend_of, mask_secrets, mask_url, password_of, sqlite_path
+from blockbench.storage_url import (
+    backend_of,
+    driver_of,
+    mask_secrets,
+    mask_url,
+    password_of,
+    sqlite_path,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +73,10 @@ class Database:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
             return engine
-        try:
-            import psycopg2  # noqa: F401
-        except ImportError:
-            raise BlockbenchError("PostgreSQL storage needs psycopg2: "
-                                  "pip install 'blockbench[postgres]'") from None
+        driver = driver_of(self.url) or "psycopg2"
+        if importlib.util.find_spec(driver) is None:
+            raise BlockbenchError(f"PostgreSQL storage needs the {driver} module: "
+                                  "pip install 'blockbench[postgres]'")
         return create_engine(self.url, pool_pre_ping=True, pool_size=2,
                              connect_args={"connect_timeout": 15, "application_name": "blockbench"})
 

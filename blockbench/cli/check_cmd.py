@@ -16,14 +16,16 @@ _STYLES = {"regressed": "bold red", "missing": "bold red", "improved": "green", 
               help="Leaderboard written by 'blockbench leaderboard --format json'.")
 @click.option("--results", default=DEFAULT_RESULTS, show_default=True, metavar="DIR",
               help="Fresh results directory ('compare --out DIR').")
+@click.option("--storage", metavar="URL",
+              help="Read the fresh runs from this store instead of --results.")
 @click.option("--tolerance", type=float, default=None, metavar="X",
               help="Largest accepted drop in accuracy, absolute (e.g. 0.02) "
                    "[default: derived from the baseline's seed and test-set noise].")
 @click.option("--sigmas", type=float, default=DEFAULT_SIGMAS, show_default=True, metavar="K",
               help="Derived tolerance: K standard errors of the difference.")
 @click.pass_context
-def check_command(ctx: click.Context, baseline: str, results: str, tolerance: float | None,
-                  sigmas: float) -> None:
+def check_command(ctx: click.Context, baseline: str, results: str, storage: str | None,
+                  tolerance: float | None, sigmas: float) -> None:
     """Fail (exit 1) when an accuracy dropped beyond tolerance, or a table disappeared.
 
     Compares, per table and method (BL1, BL2, Bopt, quarter bests, policies), the
@@ -39,7 +41,7 @@ def check_command(ctx: click.Context, baseline: str, results: str, tolerance: fl
     from blockbench.regression import check_regression
 
     base = load_leaderboard(baseline)
-    runs, searches = read_results(results)
+    runs, searches = read_results(results, storage=storage)
     result = check_regression(base, build_leaderboard(runs, searches, alpha=base.alpha),
                               tolerance, sigmas)
     out = console()

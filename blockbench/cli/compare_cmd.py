@@ -39,6 +39,15 @@ from blockbench.presets import PRESETS
               help="Start from a preset (a bare 'compare' runs the offline demo).")
 @click.option("--out", help="Results directory; completed runs there are reused "
               "[default: blockbench-results].")
+@click.option("--storage", envvar="BLOCKBENCH_STORAGE", metavar="URL",
+              help="Results store: sqlite:///PATH.db or postgresql://USER:PASSWORD@HOST/DB "
+              "[default: blockbench.db in --out; env BLOCKBENCH_STORAGE].")
+@click.option("--retries", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Extra attempts for a failed run; then it stays recorded as failed.")
+@click.option("--detach", is_flag=True,
+              help="Only queue the work in --storage; 'blockbench worker' processes do it.")
+@click.option("--study", metavar="NAME",
+              help="Name of the study in the store [default with --detach: derived from the settings].")
 @click.option("--data-cache", type=click.Path(file_okay=False),
               help="Directory to cache decoded, resized datasets between invocations.")
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table",
@@ -95,16 +104,49 @@ def compare_command(**kw: Any) -> None:
         PolicyRequest(name, settings.policy_options.get(name, {}), Budget(runs=settings.budget))
         for name in settings.policy
     ]
-    results = ResultsDir(settings.out)
+    results = ResultsDir(settings.out, storage=kw["storage"])
+    if kw["detach"]:
+        _detach(kw, tasks, requests, settings.seed_list(), components, results)
+        return
     if preset and not kw["quiet"]:
         err_console().print(f"[dim]preset {preset}: {PRESETS[preset]}[/dim]")
     progress = ProgressReporter(err_console(), quiet=kw["quiet"])
     try:
-        outcome = run_compare(tasks, requests, settings.seed_list(), components, results, progress)
+        outcome = run_compare(tasks, requests, settings.seed_list(), components, results, progress,
+                              retries=kw["retries"], study=kw["study"])
     finally:
         progress.close()
+        results.close()
     results.write_csv()
-    err_console().print(f"[dim]{progress.summary()}; records in {results.path}/[/dim]")
+    from rich.markup import escape
+
+    err_console().print(f"[dim]{progress.summary()}; records in {escape(str(results.path))}/ "
+                        f"and {escape(results.storage_display)}[/dim]")
     from blockbench.leaderboard import render_leaderboard
 
     render_leaderboard(outcome.runs, outcome.searches, console(), kw["fmt"])
+
+
+def _detach(kw: dict[str, Any], tasks: Any, requests: Any, seeds: list[int], components: Any,
+            results: Any) -> None:
+    """Queue the study and tell how to start workers on it."""
+    import shlex
+
+    from blockbench.cli.output import console, err_console
+    from blockbench.distributed import detach_study
+
+    try:
+        summary = detach_study(kw["study"], tasks, requests, seeds, components, results,
+                               retries=kw["retries"])
+    finally:
+        results.close()
+    err_console().print(f"study {summary.study}: queued {summary.runs} runs and "
+                        f"{summary.searches} searches ({summary.cached} runs already done) in "
+                        f"{results.storage_display}", highlight=False, markup=False)
+    from blockbench.storage_url import password_of
+
+    # The real URL holds a password we never print: point at the environment variable instead.
+    secret = password_of(results.store.url)
+    storage = '"$BLOCKBENCH_STORAGE"' if secret else shlex.quote(results.storage_display)
+    console().print(f"blockbench worker --storage {storage} --study {summary.study}",
+                    highlight=False, markup=False)

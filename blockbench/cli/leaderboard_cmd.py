@@ -12,6 +12,9 @@ DEFAULT_RESULTS = "blockbench-results"
 @click.command("leaderboard")
 @click.option("--results", default=DEFAULT_RESULTS, show_default=True, metavar="DIR",
               help="Results directory written by 'compare --out DIR' (searched recursively).")
+@click.option("--storage", metavar="URL",
+              help="Read the runs from this store (sqlite:///PATH.db or postgresql://...) "
+              "instead of --results.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="Output format [default: table, or guessed from the --out suffix].")
 @click.option("--out", type=click.Path(dir_okay=False), metavar="FILE",
@@ -21,8 +24,8 @@ DEFAULT_RESULTS = "blockbench-results"
                    "files always have them.")
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05,
               show_default=True, help="Significance level of the tests.")
-def leaderboard_command(results: str, fmt: str | None, out: str | None, details: bool,
-                        alpha: float) -> None:
+def leaderboard_command(results: str, storage: str | None, fmt: str | None, out: str | None,
+                        details: bool, alpha: float) -> None:
     """Leaderboard of stored runs: BL1, BL2, Bopt (chosen on validation, reported on test),
     the best block of each quarter and each policy's pick, with confidence intervals,
     paired tests against the baselines, ranks across tables and the quarter analysis.
@@ -34,7 +37,7 @@ def leaderboard_command(results: str, fmt: str | None, out: str | None, details:
     from blockbench.leaderboard import build_leaderboard, format_for, read_results
     from blockbench.leaderboard_render import print_leaderboard, write_leaderboard
 
-    runs, searches = read_results(results)
+    runs, searches = read_results(results, storage=storage)
     board = build_leaderboard(runs, searches, alpha=alpha)
     if out is None:
         print_leaderboard(board, console(), fmt or "table", details=details)

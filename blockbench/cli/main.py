@@ -68,6 +68,15 @@ def _add_builtin_commands() -> None:
     cli.add_command(check_cmd.check_command)
     cli.add_command(plot_cmd.plot_command)
 
+    from blockbench.cli import replay_cmd
+
+    cli.add_command(replay_cmd.replay_command)
+
+    from blockbench.cli import runs_cmd, worker_cmd
+
+    cli.add_command(runs_cmd.runs_command)
+    cli.add_command(worker_cmd.worker_command)
+
 
 def _add_plugin_commands() -> None:
     from blockbench.plugins import register_commands

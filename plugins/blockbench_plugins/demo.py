@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 #: (filters, followed by 2x2 max pooling) of each conv -> BN -> ReLU stage, i.e. of each block.
 STAGES: tuple[tuple[int, bool], ...] = ((16, True), (32, True), (32, False), (64, True), (64, True))
 WEIGHTS_RESOURCE = "data/demo_cnn.weights.h5"
+#: Default images per class of the demo dataset (see docs/demo.md for the choice).
+N_PER_CLASS = 120
 
 
 def build_demo_cnn(input_size: int = 32) -> keras.Model:
@@ -88,22 +90,25 @@ class DemoCNN(BackboneFactory):
         return model
 
 
-class DemoDataset(DatasetFactory):
-    """Six synthetic shape classes the demo-cnn never saw in pretraining (offline, generated)."""
+def _whole_number(name: str, value: Any, low: int, high: int) -> int:
+    """``value`` as an int in [low, high] (strings of digits accepted, as the CLI passes them)."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not (isinstance(value, int) or text.isdigit()) \
+            or not low <= int(text) <= high:
+        raise UsageError(f"dataset option {name}={value!r} must be a whole number from {low} to {high}")
+    return int(text)
 
-    option_defaults: ClassVar[Mapping[str, Any]] = {"n_per_class": 100, "seed": 0}
+
+class DemoDataset(DatasetFactory):
+    """Six synthetic classes: three unseen shapes, each upright or upside down (offline)."""
+
+    option_defaults: ClassVar[Mapping[str, Any]] = {"n_per_class": N_PER_CLASS, "seed": 0}
 
     def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         checked = super().check_options(options)
-        for name, low in (("n_per_class", 10), ("seed", 0)):
-            value = checked[name]
-            try:
-                number = int(value)
-            except (TypeError, ValueError):
-                number = None
-            if number is None or number != value and str(number) != str(value).strip() or number < low:
-                raise UsageError(f"dataset option {name}={value!r} must be an integer >= {low}")
-            checked[name] = number
+        # 10 images per class is the least a 70/20/10 split leaves a test image of each class.
+        checked["n_per_class"] = _whole_number("n_per_class", checked["n_per_class"], 10, 5000)
+        checked["seed"] = _whole_number("seed", checked["seed"], 0, 2**31 - 1)
         return checked
 
     def load(self, **options: Any) -> DatasetSource:
@@ -113,11 +118,7 @@ class DemoDataset(DatasetFactory):
             Example(image, int(label), None, f"demo:{task.class_names[label]}:{i}")
             for i, (image, label) in enumerate(zip(task.images, task.labels, strict=True))
         ]
-        return DatasetSource(
-            class_names=list(task.class_names),
-            examples=examples,
-            fingerprint=demo_data.fingerprint("target", opts["n_per_class"], opts["seed"]),
-        )
+        return DatasetSource(list(task.class_names), examples, demo_data.fingerprint(task))
 
 
 @hookimpl

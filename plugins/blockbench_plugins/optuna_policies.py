@@ -11,12 +11,10 @@ when a search starts.
 from __future__ import annotations
 
 import importlib.util
-import re
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from blockbench_plugins.policies import check_int, full_epochs_of, run_limit
 
 from blockbench.errors import BlockbenchError, UsageError
 from blockbench.policy import (
@@ -29,16 +27,13 @@ from blockbench.policy import (
     best_on_validation,
 )
 from blockbench.spec import block_target
+from blockbench.storage_url import mask_secrets
+from blockbench_plugins.policies import check_int, full_epochs_of, run_limit
 
 if TYPE_CHECKING:
     import optuna
 
 PARAM = "block"
-
-
-def redact(url: str) -> str:
-    """A storage URL with its password replaced by ``***``."""
-    return re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", url)
 
 
 def nearest_unevaluated(block: int, done: set[int], n_blocks: int) -> int:
@@ -106,8 +101,8 @@ class OptunaPolicy(Policy):
         except Exception as exc:  # a bad URL fails in SQLAlchemy or Optuna with many types
             if storage is None:
                 raise
-            detail = str(exc).replace(storage, redact(storage)).splitlines()[0][:200]
-            raise BlockbenchError(f"cannot open Optuna storage {redact(storage)}: "
+            detail = mask_secrets(str(exc)).splitlines()[0][:200]
+            raise BlockbenchError(f"cannot open Optuna storage {mask_secrets(storage)}: "
                                   f"{type(exc).__name__}: {detail}") from None
 
     def search(self, space: SearchSpace, evaluator: Evaluator, budget: Budget, seed: int) -> PolicyResult:

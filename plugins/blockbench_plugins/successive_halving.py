@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from blockbench_plugins.policies import check_int, full_epochs_of
-
 from blockbench.errors import UsageError
 from blockbench.policy import (
     Budget,
@@ -25,6 +23,7 @@ from blockbench.policy import (
     best_on_validation,
 )
 from blockbench.spec import block_target
+from blockbench_plugins.policies import check_int, full_epochs_of
 
 
 @dataclass(frozen=True)
@@ -35,23 +34,27 @@ class Rung:
     epochs: int
 
 
-def plan(n_start: int, eta: int, min_epochs: int, full_epochs: int) -> list[Rung]:
-    """Rungs for ``n_start`` candidates: epochs grow by ``eta`` up to a full run, candidates shrink by ``eta``.
+def schedule(eta: int, min_epochs: int, full_epochs: int) -> list[int]:
+    """Rung epochs, shortest first: a full run, divided by ``eta`` while at least ``min_epochs``."""
+    epochs = [full_epochs]
+    while epochs[-1] // eta >= min_epochs and epochs[-1] // eta < epochs[-1]:
+        epochs.append(epochs[-1] // eta)
+    return epochs[::-1]
 
-    A rung that would eliminate nobody is dropped (its candidates go straight
-    to the next rung), so no epochs are spent without a decision.
-    """
-    epochs, schedule = min_epochs, []
-    while epochs < full_epochs:
-        schedule.append(epochs)
-        epochs *= eta
-    schedule.append(full_epochs)
-    rungs, n = [], n_start
-    for e in schedule:
-        rungs.append(Rung(n, e))
-        n = max(1, n // eta)
-    return [r for i, r in enumerate(rungs)
-            if i == len(rungs) - 1 or r.candidates > rungs[i + 1].candidates]
+
+def plan(counts: list[int], epochs: list[int]) -> list[Rung]:
+    """Rungs of the given sizes; a rung that would eliminate nobody is dropped (its
+    candidates go straight to the next rung), so no epochs are spent without a decision."""
+    return [Rung(c, e) for i, (c, e) in enumerate(zip(counts, epochs, strict=True))
+            if i == len(counts) - 1 or c > counts[i + 1]]
+
+
+def halving_counts(n_start: int, eta: int, n_rungs: int) -> list[int]:
+    """``n_start``, then the best 1/eta of the previous rung (at least one)."""
+    counts = [n_start]
+    for _ in range(n_rungs - 1):
+        counts.append(max(1, counts[-1] // eta))
+    return counts
 
 
 def cost(rungs: list[Rung]) -> tuple[int, int]:
@@ -83,21 +86,35 @@ class SuccessiveHalving(Policy):
                              f"successive-halving exceeds max_epochs={self.options['max_epochs']}")
 
     def best_plan(self, space: SearchSpace, budget: Budget, full: int) -> list[Rung]:
-        """The plan with the most first-rung candidates that fits the budget ([] if none fits)."""
+        """The plan with the most first-rung candidates that fits the budget ([] if none fits).
+
+        When every block fits in the first rung and budget is left, more
+        candidates go on to the full-length rung.
+        """
         epoch_limit = budget.epochs
-        if epoch_limit is None and budget.runs is not None and budget.epochs is None:
-            epoch_limit = budget.runs * full
         if epoch_limit is None:
-            epoch_limit = len(space.in_quarter(4)) * full
+            q4 = len(space.in_quarter(4))
+            epoch_limit = (budget.runs if budget.runs is not None else q4) * full
         run_limit = budget.runs if budget.epochs is not None else None
-        eta, low = self.options["eta"], min(self.options["min_epochs"], full)
+
+        def fits(rungs: list[Rung]) -> bool:
+            runs, epochs = cost(rungs)
+            return epochs <= epoch_limit and (run_limit is None or runs <= run_limit)
+
+        epochs = schedule(self.options["eta"], min(self.options["min_epochs"], full), full)
         most = min(self.options["n_start"] or space.n_blocks, space.n_blocks)
         for n in range(most, 0, -1):
-            rungs = plan(n, eta, low, full)
-            runs, epochs = cost(rungs)
-            if epochs <= epoch_limit and (run_limit is None or runs <= run_limit):
-                return rungs
-        return []
+            counts = halving_counts(n, self.options["eta"], len(epochs))
+            if fits(plan(counts, epochs)):
+                break
+        else:
+            return []
+        while counts[-1] < counts[0]:
+            grown = [max(c, counts[-1] + 1) for c in counts]
+            if not fits(plan(grown, epochs)):
+                break
+            counts = grown
+        return plan(counts, epochs)
 
     def search(self, space: SearchSpace, evaluator: Evaluator, budget: Budget, seed: int) -> PolicyResult:
         import random
@@ -112,7 +129,7 @@ class SuccessiveHalving(Policy):
             alive = alive[: rung.candidates]
             # epochs=None asks for the protocol's own full run, the same run as other policies'.
             epochs = None if rung.epochs == full and self.options["max_epochs"] is None else rung.epochs
-            scored = []
+            scored: list[tuple[float, int, int]] = []
             for block in alive:
                 obs = evaluator.evaluate(block_target(block), epochs=epochs)
                 observations.append(obs)

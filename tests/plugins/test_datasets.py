@@ -166,7 +166,7 @@ def test_image_folder_errors(tmp_path: Path) -> None:
     _write(tmp_path / "file.png", b"x")
     with pytest.raises(UsageError, match="is not a folder"):
         factory.load(path=str(tmp_path / "file.png"))
-    with pytest.raises(UsageError, match=r"unknown dataset option.*size; valid: path"):
+    with pytest.raises(UsageError, match=r"unknown dataset option.*size; valid: max_per_class, path"):
         factory.check_options({"path": str(tmp_path), "size": 3})
     _write(tmp_path / "one" / "only" / "a.png", b"x")
     with pytest.raises(UsageError, match=r"has 1 class folder\(s\) \(only\); at least 2"):
@@ -264,7 +264,7 @@ class TestImageFolderContract(DatasetContract):
         # path is required, so check_options({}) is an error rather than the defaults.
         with pytest.raises(UsageError, match="needs the option path"):
             dataset_factory.check_options({})
-        assert dataset_factory.check_options(self.options) == self.options
+        assert dataset_factory.check_options(self.options) == {**self.options, "max_per_class": None}
 
 
 def test_image_folder_max_per_class_subsamples_deterministically(assets_dir):

@@ -1,0 +1,153 @@
+"""``blockbench replay``: benchmark search policies on exhaustive tables, at zero training cost."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from typing import Any
+
+import click
+
+# Literal copies keep 'blockbench --help' light (the replay modules load only when it runs).
+FORMATS = ("table", "markdown", "json")
+DEFAULT_RESULTS = "blockbench-results"
+PREFERRED = ("exhaustive", "last-quarter", "last-block", "random")
+
+
+@click.command("replay")
+@click.option("--results", multiple=True, metavar="DIR",
+              help=f"Results directory holding exhaustive tables, searched recursively, e.g. "
+                   f"leaderboards/tables (repeatable: their records are merged) "
+                   f"[default: {DEFAULT_RESULTS}].")
+@click.option("--storage", metavar="URL",
+              help="Read the runs from this store (sqlite:///PATH.db or postgresql://...) instead.")
+@click.option("--table", "table_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="One runs.jsonl file instead (stored signals are read from a searches.jsonl beside it).")
+@click.option("--policy", multiple=True, metavar="[LABEL:]NAME",
+              help="Policy to replay (repeatable) [default: every registered policy]; a LABEL "
+                   "lets one policy appear twice with different options.")
+@click.option("--policy-option", multiple=True, metavar="LABEL.KEY=VALUE",
+              help="Option of one policy, e.g. random.k=5 or tpe-q4.warm_start=2.")
+@click.option("--budget", multiple=True, metavar="N|q4|all|default",
+              help="Budget in full runs (repeatable): N, q4 (as many as Q4 blocks, what last-quarter "
+                   "spends), all, or default (each policy's own) [default: default].")
+@click.option("--repeats", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Searches per policy, table and budget.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the policy seeds.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="Output format [default: table, or guessed from the --out suffix].")
+@click.option("--out", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the report to FILE (.md or .json) instead of stdout.")
+def replay_command(results: tuple[str, ...], storage: str | None, table_file: str | None, policy: tuple[str, ...],
+                   policy_option: tuple[str, ...], budget: tuple[str, ...], repeats: int, seed: int,
+                   fmt: str | None, out: str | None) -> None:
+    """Replay search policies on exhaustive tables: each policy searches N times, looking runs
+    up instead of training them, and the report gives the test accuracy of its pick (chosen
+    on validation), its regret against exhaustive's Bopt, how often it lands within 0.5 and
+    1 point of Bopt, the runs it needed, and anytime regret ('plot regret --replay FILE.json').
+    """
+    from blockbench.cli.output import err_console, warn
+    from blockbench.errors import BlockbenchError, UsageError
+    from blockbench.plugins import get_components
+    from blockbench.replay import build_tables
+    from blockbench.replay_render import format_for, format_report, write_report
+    from blockbench.replay_report import build_report
+    from blockbench.replay_run import parse_budget, run_replay
+    from blockbench.storage_url import mask_secrets
+
+    if sum(map(bool, (results, storage, table_file))) > 1:
+        raise UsageError("use one of --results DIR, --storage URL or --table FILE")
+    budgets = list(dict.fromkeys(parse_budget(b) for b in budget or ("default",)))
+    fmt = format_for(out, fmt) if out else (fmt or "table")
+    components = get_components()
+    runs, searches = _read(results, storage, table_file)
+    tables, notes = build_tables(runs, searches)
+    if not tables:
+        detail = "; ".join(notes) or "no block runs"
+        source = table_file or ", ".join(results) or (mask_secrets(storage) if storage else DEFAULT_RESULTS)
+        raise BlockbenchError(f"nothing to replay in {source}: {detail}")
+    specs, skipped = _policies(policy, policy_option, components)
+    for message in skipped:
+        warn(message)
+    started = time.perf_counter()
+    outcome = run_replay(tables, specs, budgets, repeats, seed, components)
+    command = shlex.join(["blockbench", *(mask_secrets(a) for a in sys.argv[1:])])
+    report = build_report(tables, specs, outcome, repeats=repeats, seed=seed,
+                          budgets=[b.label for b in budgets], command=command,
+                          notes=[*notes, *skipped])
+    done = (f"{len(outcome.repeats)} searches replayed on {len(tables)} table(s) "
+            f"in {time.perf_counter() - started:.1f}s")
+    if out:
+        path = write_report(report, out, fmt)
+        err_console().print(f"{done}; report written to {path}", highlight=False, soft_wrap=True)
+    else:
+        sys.stdout.write(format_report(report, fmt))
+        err_console().print(f"[dim]{done}[/dim]")
+    if not outcome.repeats:
+        raise BlockbenchError("no policy could be replayed; see 'Not replayed' above")
+
+
+def _read(results: tuple[str, ...], storage: str | None, table_file: str | None
+          ) -> tuple[list[Any], list[Any]]:
+    from pathlib import Path
+
+    from blockbench.errors import UsageError
+    from blockbench.leaderboard import read_results
+    from blockbench.records import SEARCHES_FILE, RunRecord, SearchRecord, read_jsonl
+
+    if storage:
+        return read_results("", storage=storage)
+    if table_file is None:
+        runs: dict[str, RunRecord] = {}
+        searches: list[SearchRecord] = []
+        for directory in results or (DEFAULT_RESULTS,):
+            found, stored = read_results(directory)
+            runs.update({r.run_hash: r for r in found if r.ok or r.run_hash not in runs})
+            searches += stored
+        return list(runs.values()), searches
+    path = Path(table_file)
+    if not path.is_file():
+        raise UsageError(f"table file {table_file!r} does not exist")
+    beside = path.parent / SEARCHES_FILE
+    beside_searches = list(read_jsonl(beside, SearchRecord)) if beside.is_file() else []
+    return list(read_jsonl(path, RunRecord)), beside_searches
+
+
+def _policies(names: tuple[str, ...], options: tuple[str, ...], components: Any
+              ) -> tuple[list[Any], list[str]]:
+    """The policies to replay, and a line for each default one that cannot be built here."""
+    from blockbench.config import parse_assignments
+    from blockbench.errors import BlockbenchError, UsageError
+    from blockbench.replay_run import PolicySpec
+
+    by_label: dict[str, dict[str, Any]] = {}
+    for key, value in parse_assignments(options, "--policy-option").items():
+        label, _, option = key.partition(".")
+        if not option:
+            raise UsageError(f"--policy-option expects LABEL.KEY=VALUE, got {key!r}")
+        by_label.setdefault(label, {})[option] = value
+    if names:
+        pairs = [(n.partition(":")[0], n.partition(":")[2]) if ":" in n else (n, n) for n in names]
+    else:
+        registered = components.policies.names()
+        ordered = [n for n in PREFERRED if n in registered] + [n for n in registered if n not in PREFERRED]
+        pairs = [(n, n) for n in ordered]
+    specs, skipped = [], []
+    for label, name in pairs:
+        entry = components.policies.get(name)
+        spec = PolicySpec(label, entry.name, by_label.pop(label, {}))
+        try:
+            entry.factory(**dict(spec.options))
+        except BlockbenchError as exc:
+            if names:
+                raise
+            skipped.append(f"policy {entry.name} not replayed: {exc}")
+            continue
+        specs.append(spec)
+    if len({s.label for s in specs}) < len(specs):
+        raise UsageError("each --policy needs its own label; write LABEL:NAME, e.g. tpe-q4:optuna-tpe")
+    if by_label:
+        raise UsageError(f"--policy-option names {', '.join(sorted(by_label))}, which is not a "
+                         f"replayed policy; replayed: {', '.join(s.label for s in specs)}")
+    return specs, skipped

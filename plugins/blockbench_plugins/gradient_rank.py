@@ -1,0 +1,130 @@
+"""Gradient rank: a cheap signal ranks the blocks, then only the top k are trained.
+
+The signal is each block's *relative gradient norm* (RGN), after surgical
+fine-tuning (Lee et al., 2022, "Surgical Fine-Tuning Improves Adaptation to
+Distribution Shifts"): train the head on the frozen backbone for a few epochs
+(BL1, shortened), then over a few training batches measure, for each block,
+``||dL/dθ_b|| / ||θ_b||`` over its trainable weights, averaged over the
+batches. Blocks whose weights the task pulls hardest are trained first.
+
+The measurement is one short training run (the head) plus a few
+forward/backward passes; it counts as one run and ``head_epochs`` epochs of
+the policy's budget. In replay, the signal comes from a real search that
+stored it (the ``signal`` in a gradient-rank search record); a table without
+one makes the evaluator raise :class:`~blockbench.policy.SignalUnavailable`.
+TensorFlow is imported only inside :func:`measure_gradient_norms`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from blockbench.errors import BlockbenchError
+from blockbench.policy import (
+    Budget,
+    Evaluator,
+    Policy,
+    PolicyResult,
+    SearchSpace,
+    Signal,
+    SignalUnavailable,
+    best_on_validation,
+)
+from blockbench.spec import block_target
+from blockbench_plugins.policies import check_int, full_epochs_of, run_limit
+
+if TYPE_CHECKING:
+    from blockbench.engine import Problem
+
+SIGNAL = "gradient-norm"
+
+
+def measure_gradient_norms(problem: Problem, seed: int, *, head_epochs: int, batches: int) -> Signal:
+    """Train the head for ``head_epochs``, then average each block's RGN over ``batches`` batches.
+
+    Gradients are taken in inference mode (dropout off, BatchNormalization on
+    its moving statistics), so the measurement does not depend on batch noise
+    beyond the data, and nothing in the model changes.
+    """
+    import keras
+    import tensorflow as tf
+
+    from blockbench.preprocessing import preprocess
+
+    head = problem.train(problem.spec("bl1", seed, epochs=head_epochs))
+    if not head.ok:
+        raise BlockbenchError(f"gradient-rank: training the head (seed {seed}) failed: {head.error}")
+    finetune = problem.finetune
+    layers = {layer.name: layer for layer in finetune.backbone.layers}
+    for layer in layers.values():  # prepare_run() of the next run sets these again
+        layer.trainable = True
+    groups = [[w for name in block.layers for w in layers[name].trainable_weights]
+              for block in problem.partition.blocks]
+    flat = [w for group in groups for w in group]
+    weight_norms = [math.sqrt(sum(float(np.sum(np.square(w.numpy()))) for w in g)) for g in groups]
+    x, y = problem.data.x("train"), problem.data.y("train")
+    order = np.random.default_rng(seed).permutation(len(x))
+    size = int(problem.hparams["batch_size"])
+    loss_fn = keras.losses.CategoricalCrossentropy()
+    totals = np.zeros(len(groups))
+    used = 0
+    for start in range(0, min(batches * size, len(x)), size):
+        index = np.sort(order[start:start + size])
+        images = preprocess(x[index].astype("float32"), problem.preprocessing)
+        labels = tf.one_hot(y[index], problem.data.n_classes)
+        with tf.GradientTape() as tape:
+            loss = loss_fn(labels, finetune.model(images, training=False))
+        grads = tape.gradient(loss, flat)
+        offset = 0
+        for i, group in enumerate(groups):
+            part = grads[offset:offset + len(group)]
+            offset += len(group)
+            norm = math.sqrt(sum(float(tf.reduce_sum(tf.square(g))) for g in part if g is not None))
+            totals[i] += norm / weight_norms[i] if weight_norms[i] else 0.0
+        used += 1
+    values = {block_target(i): float(v / max(used, 1)) for i, v in enumerate(totals)}
+    return Signal(SIGNAL, {"head_epochs": head_epochs, "batches": batches}, values,
+                  runs=1, epochs=head_epochs, anchor=problem.spec(block_target(0), seed).run_hash)
+
+
+class GradientRank(Policy):
+    """Rank blocks by relative gradient norm after a short head training, then train the top k.
+
+    Options:
+        k: blocks to train (default: what the budget leaves after the signal's one run).
+        head_epochs: epochs of head training before the gradients are measured.
+        batches: training batches the gradients are averaged over.
+    """
+
+    option_defaults = {"k": None, "head_epochs": 2, "batches": 8}
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        check_int("gradient-rank", "k", self.options["k"], 1, allow_none=True)
+        check_int("gradient-rank", "head_epochs", self.options["head_epochs"], 1)
+        check_int("gradient-rank", "batches", self.options["batches"], 1)
+
+    def search(self, space: SearchSpace, evaluator: Evaluator, budget: Budget, seed: int) -> PolicyResult:
+        measure = getattr(evaluator, "signal", None)
+        if measure is None:
+            raise SignalUnavailable("policy gradient-rank needs an evaluator that can measure a "
+                                    "per-block signal (a real search, or a replay table that stored one)")
+        signal: Signal = measure(SIGNAL, measure_gradient_norms,
+                                 head_epochs=self.options["head_epochs"], batches=self.options["batches"])
+        full = full_epochs_of(evaluator)
+        default = len(space.in_quarter(4))
+        left = Budget(
+            runs=None if budget.runs is None else budget.runs - signal.runs,
+            epochs=None if budget.epochs is None else budget.epochs - signal.epochs,
+        )
+        limit = run_limit(space, left, full, default=max(default - signal.runs, 0))
+        k = min(limit, self.options["k"] or limit, space.n_blocks)
+        # Highest signal first; a tie goes to the deeper block.
+        ranked = sorted(range(space.n_blocks), reverse=True,
+                        key=lambda i: (signal.values.get(block_target(i), float("-inf")), i))
+        observations = [evaluator.evaluate(block_target(i)) for i in ranked[:k]]
+        info = {"signal": signal.to_dict(), "ranking": [block_target(i) for i in ranked]}
+        return PolicyResult(best_on_validation(observations), observations, info)
