@@ -22,23 +22,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from blockbench_plugins import demo, demo_data
 
-
-def stratified_split(labels: np.ndarray, seed: int,
-                     fractions: tuple[float, float, float] = (0.7, 0.2, 0.1)) -> dict[str, np.ndarray]:
-    """Indices of train/val/test: each class shuffled and cut by the fractions."""
-    rng = np.random.default_rng(seed)
-    parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
-    for label in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == label))
-        n_train = round(fractions[0] * len(idx))
-        n_val = round(fractions[1] * len(idx))
-        parts["train"] += idx[:n_train].tolist()
-        parts["val"] += idx[n_train:n_train + n_val].tolist()
-        parts["test"] += idx[n_train + n_val:].tolist()
-    return {k: np.array(sorted(v)) for k, v in parts.items()}
+from blockbench.split import SplitConfig, make_split
 
 
 def run(target: str, seed: int, init: list[np.ndarray] | None, data: dict[str, tuple],
@@ -63,13 +49,17 @@ def run(target: str, seed: int, init: list[np.ndarray] | None, data: dict[str, t
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy",
                   metrics=["accuracy"])
     history = model.fit(*data["train"], batch_size=24, epochs=10, shuffle=True, verbose=0,
-              validation_data=data["val"])
+                        validation_data=data["val"])
     val = model.evaluate(*data["val"], batch_size=256, verbose=0)[1]
     test = model.evaluate(*data["test"], batch_size=256, verbose=0)[1]
     return {"target": target, "seed": seed, "val": float(val), "test": float(test),
             "seconds": time.perf_counter() - start,
             "train_acc": [round(a, 3) for a in history.history["accuracy"]],
             "val_acc": [round(a, 3) for a in history.history["val_accuracy"]]}
+
+
+def sd(values: list[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def summarise(rows: list[dict], n_blocks: int) -> None:
@@ -81,7 +71,6 @@ def summarise(rows: list[dict], n_blocks: int) -> None:
         vals = [by[t, s]["val"] for s in seeds]
         tests = [by[t, s]["test"] for s in seeds]
         secs = [by[t, s]["seconds"] for s in seeds]
-        sd = (lambda v: statistics.stdev(v) if len(v) > 1 else 0.0)
         print(f"{t:10} {statistics.mean(vals):.3f}±{sd(vals):.3f}   "
               f"{statistics.mean(tests):.3f}±{sd(tests):.3f}  {statistics.mean(secs):5.1f}")
     picks = []
@@ -89,8 +78,9 @@ def summarise(rows: list[dict], n_blocks: int) -> None:
         best = max(range(n_blocks), key=lambda i: (by[f"block:{i}", s]["val"], -i))
         picks.append((best, by[f"block:{best}", s]["test"]))
     tests = [p[1] for p in picks]
-    print(f"Bopt picks {[p[0] for p in picks]}, test {statistics.mean(tests):.3f}"
-          f"±{statistics.stdev(tests) if len(tests) > 1 else 0.0:.3f}")
+    vals = [by[f"block:{p[0]}", s]["val"] for p, s in zip(picks, seeds, strict=True)]
+    print(f"Bopt val {statistics.mean(vals):.3f}±{sd(vals):.3f}")
+    print(f"Bopt picks {[p[0] for p in picks]}, test {statistics.mean(tests):.3f}±{sd(tests):.3f}")
 
 
 def main() -> None:
@@ -112,7 +102,7 @@ def main() -> None:
     labels = np.array([e.label for e in source.examples])
     x = np.stack([e.image for e in source.examples]).astype("float32") / 255.0  # "unit"
     y = keras.utils.to_categorical(labels, len(source.class_names))
-    split = stratified_split(labels, args.split_seed)
+    split = make_split(labels, SplitConfig(seed=args.split_seed), class_names=source.class_names)
     data = {k: (x[v], y[v]) for k, v in split.items()}
     init = None
     if args.weights != "none":

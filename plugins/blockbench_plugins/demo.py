@@ -1,10 +1,12 @@
 """The offline demo: backbone ``demo-cnn`` (weights shipped) and dataset ``demo`` (synthetic).
 
-``blockbench compare`` runs on these two with no network and no downloads.
-``demo-cnn`` is a small VGG-style CNN whose "pretrained" weights were trained
-by :mod:`blockbench_plugins.pretrain_demo` on a *source* task (ten shapes) and
-ship in ``blockbench_plugins/data``; ``demo`` is the *target* task (six other
-shapes) rendered by :mod:`blockbench_plugins.demo_data`. See ``docs/demo.md``.
+A bare ``blockbench compare`` runs on these two with no network and no
+downloads. ``demo-cnn`` is a small VGG-style CNN (five conv -> BN -> ReLU
+stages, 70k parameters) whose pretrained weights were trained by
+:mod:`blockbench_plugins.pretrain_demo` on a *source* task (name one of ten
+shapes shown at any angle) and ship in ``blockbench_plugins/data``. ``demo`` is
+the *target* task rendered by :mod:`blockbench_plugins.demo_data`: three shapes
+the source never shows, each upright or upside down. See ``docs/demo.md``.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ N_PER_CLASS = 120
 def build_demo_cnn(input_size: int = 32) -> keras.Model:
     """The demo-cnn architecture with freshly initialised weights (no classification top).
 
-    Layers are named ``stage<k>_conv|bn|relu|pool`` so that saved weights load
-    by name whatever else the process has built before.
+    Each stage is a separate Conv2D (no bias, no activation), BatchNormalization
+    and ReLU, then 2x2 max pooling where :data:`STAGES` says, so a delimiter
+    partition makes one block per stage. Layers are named ``stage<k>_conv|bn|relu|pool``.
     """
     import keras
 
@@ -73,7 +76,7 @@ def load_weights(model: keras.Model, path: Path | str) -> None:
 
 
 class DemoCNN(BackboneFactory):
-    """Tiny 5-block CNN pretrained on a synthetic shape task; weights ship with blockbench."""
+    """Tiny 5-stage CNN (70k params) pretrained on synthetic shapes; weights ship with blockbench."""
 
     preprocessing: ClassVar[str] = "unit"
     min_input_size: ClassVar[int] = 32
@@ -123,9 +126,9 @@ class DemoDataset(DatasetFactory):
 
 @hookimpl
 def register_backbones(register) -> None:  # type: ignore[no-untyped-def]
-    register("demo-cnn", DemoCNN(), description=DemoCNN.__doc__.splitlines()[0])
+    register("demo-cnn", DemoCNN(), description=(DemoCNN.__doc__ or "").splitlines()[0])
 
 
 @hookimpl
 def register_datasets(register) -> None:  # type: ignore[no-untyped-def]
-    register("demo", DemoDataset(), description=DemoDataset.__doc__.splitlines()[0])
+    register("demo", DemoDataset(), description=(DemoDataset.__doc__ or "").splitlines()[0])
