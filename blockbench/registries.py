@@ -43,12 +43,13 @@ class Components:
     def registry(self, kind: str) -> Registry[Any]:
         """Return the registry for ``kind`` ("backbone" or "backbones", ...)."""
         kind = kind.rstrip("s") if kind != "policies" else "policy"
-        return {
+        registries: dict[str, Registry[Any]] = {
             "backbone": self.backbones,
             "dataset": self.datasets,
             "partition": self.partitions,
             "policy": self.policies,
-        }[kind]
+        }
+        return registries[kind]
 
     def all_entries(self) -> list[tuple[str, Entry[Any]]]:
         """Every (kind, entry) pair, grouped by kind."""
