@@ -93,11 +93,9 @@ class BackboneFactory(abc.ABC):
                 f"input size {input_size} is below this backbone's minimum of "
                 f"{self.min_input_size} pixels"
             )
-        unknown = sorted(set(options) - set(self.option_defaults))
-        if unknown:
-            valid = ", ".join(sorted(self.option_defaults)) or "none"
-            raise UsageError(f"unknown backbone option(s) {', '.join(unknown)}; valid: {valid}")
-        return {**self.option_defaults, **options}
+        from blockbench.options import complete_options
+
+        return complete_options(options, self.option_defaults, "backbone option")
 
     @abc.abstractmethod
     def build(self, weights: Weights, input_size: int, **options: Any) -> keras.Model:

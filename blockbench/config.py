@@ -106,18 +106,3 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise UsageError(f"config file {str(path)!r} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
-
-
-def parse_assignments(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
-    """``("alpha=0.25", "k=8")`` -> ``{"alpha": 0.25, "k": 8}`` (values parsed as TOML when possible)."""
-    parsed: dict[str, Any] = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise UsageError(f"{flag} expects KEY=VALUE, got {pair!r}")
-        key, raw = pair.split("=", 1)
-        try:
-            value = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = raw
-        parsed[key.strip()] = value
-    return parsed

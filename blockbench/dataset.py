@@ -71,13 +71,9 @@ class DatasetFactory(abc.ABC):
 
     def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """Validate options and return them completed with defaults."""
-        from blockbench.errors import UsageError
+        from blockbench.options import complete_options
 
-        unknown = sorted(set(options) - set(self.option_defaults))
-        if unknown:
-            valid = ", ".join(sorted(self.option_defaults)) or "none"
-            raise UsageError(f"unknown dataset option(s) {', '.join(unknown)}; valid: {valid}")
-        return {**self.option_defaults, **options}
+        return complete_options(options, self.option_defaults, "dataset option")
 
     @abc.abstractmethod
     def load(self, **options: Any) -> DatasetSource:

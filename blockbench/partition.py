@@ -115,11 +115,9 @@ class PartitionStrategy(abc.ABC):
 
     def check_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Validate parameters and return them completed with defaults."""
-        unknown = sorted(set(params) - set(self.param_defaults))
-        if unknown:
-            valid = ", ".join(sorted(self.param_defaults)) or "none"
-            raise UsageError(f"unknown partition parameter(s) {', '.join(unknown)}; valid: {valid}")
-        return {**self.param_defaults, **params}
+        from blockbench.options import complete_options
+
+        return complete_options(params, self.param_defaults, "partition parameter")
 
     @abc.abstractmethod
     def split(self, model: keras.Model, **params: Any) -> list[list[str]]:

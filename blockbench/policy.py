@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from blockbench.errors import BlockbenchError, UsageError
+from blockbench.errors import BlockbenchError
 from blockbench.spec import block_target
 
 
@@ -125,14 +125,10 @@ class Policy(abc.ABC):
     cost_unit: ClassVar[str] = "runs"
 
     def __init__(self, **options: Any) -> None:
-        unknown = sorted(set(options) - set(self.option_defaults))
-        if unknown:
-            valid = ", ".join(sorted(self.option_defaults)) or "none"
-            raise UsageError(
-                f"unknown option(s) {', '.join(unknown)} for policy "
-                f"{type(self).__name__}; valid: {valid}"
-            )
-        self.options: dict[str, Any] = {**self.option_defaults, **options}
+        from blockbench.options import complete_options
+
+        self.options: dict[str, Any] = complete_options(
+            options, self.option_defaults, f"option for policy {type(self).__name__}")
 
     @abc.abstractmethod
     def search(

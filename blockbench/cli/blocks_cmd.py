@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import tomllib
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from blockbench.errors import UsageError
+from blockbench.options import parse_assignments
 
 if TYPE_CHECKING:
     from blockbench.partition import Partition
-
-
-def parse_pairs(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
-    """``("k=8", "delimiters=maxpool,batchnorm")`` -> dict; values are TOML when they parse as TOML."""
-    parsed: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"{flag} expects KEY=VALUE, got {pair!r}")
-        try:
-            value = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = raw
-        parsed[key.strip()] = value
-    return parsed
 
 
 @click.command("blocks")
@@ -57,9 +41,9 @@ def blocks_command(backbone: str, partition: str, params: tuple[str, ...], weigh
     components = get_components()
     bb = components.backbones.get(backbone)
     pt = components.partitions.get(partition)
-    checked_params = pt.factory.check_params(parse_pairs(params, "--param"))
+    checked_params = pt.factory.check_params(parse_assignments(params, "--param"))
     size = int(input_size or bb.factory.default_input_size)
-    checked_options = bb.factory.check_options(size, parse_pairs(options, "--option"))
+    checked_options = bb.factory.check_options(size, parse_assignments(options, "--option"))
     parsed_weights = Weights.parse(weights)
     from blockbench.partition import build_partition
 

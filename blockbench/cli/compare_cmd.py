@@ -61,7 +61,8 @@ def compare_command(**kw: Any) -> None:
     """
     from blockbench.cli.output import console, err_console
     from blockbench.compare import PolicyRequest, run_compare
-    from blockbench.config import Settings, load_toml, parse_assignments
+    from blockbench.config import Settings, load_toml
+    from blockbench.options import parse_assignments
     from blockbench.plugins import get_components
     from blockbench.policy import Budget
     from blockbench.progress import ProgressReporter

@@ -117,8 +117,8 @@ def _read(results: tuple[str, ...], storage: str | None, table_file: str | None
 def _policies(names: tuple[str, ...], options: tuple[str, ...], components: Any
               ) -> tuple[list[Any], list[str]]:
     """The policies to replay, and a line for each default one that cannot be built here."""
-    from blockbench.config import parse_assignments
     from blockbench.errors import BlockbenchError, UsageError
+    from blockbench.options import parse_assignments
     from blockbench.replay_run import PolicySpec
 
     by_label: dict[str, dict[str, Any]] = {}

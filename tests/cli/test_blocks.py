@@ -7,9 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from blockbench.cli.blocks_cmd import parse_pairs
 from blockbench.cli.main import cli
-from blockbench.errors import UsageError
 
 
 def _invoke(*args: str) -> object:
@@ -61,12 +59,3 @@ def test_bad_input_is_one_line_and_exit_code_2(args: list[str], message: str) ->
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert result.stdout == ""
-
-
-def test_parse_pairs_reads_toml_values_and_keeps_plain_text() -> None:
-    parsed = parse_pairs(("k=12", "delimiters=maxpool,activation", "alpha=0.25",
-                          'pattern=^(conv\\d)_'), "--param")
-    assert parsed == {"k": 12, "delimiters": "maxpool,activation", "alpha": 0.25,
-                      "pattern": "^(conv\\d)_"}
-    with pytest.raises(UsageError, match="expects KEY=VALUE"):
-        parse_pairs(("=3",), "--param")

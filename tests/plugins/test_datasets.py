@@ -268,8 +268,9 @@ class TestImageFolderContract(DatasetContract):
 
 
 def test_image_folder_max_per_class_subsamples_deterministically(assets_dir):
-    from blockbench.errors import UsageError
     from blockbench_plugins.datasets import ImageFolder
+
+    from blockbench.errors import UsageError
 
     folder = ImageFolder()
     path = str(assets_dir / "flowers5")
