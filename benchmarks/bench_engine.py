@@ -54,10 +54,18 @@ def peak_reset() -> None:
         Path("/proc/self/clear_refs").write_text("5")
 
 
+def rss() -> int:
+    return _status_bytes("VmRSS:")
+
+
 def peak_rss() -> int:
+    return _status_bytes("VmHWM:")
+
+
+def _status_bytes(field_name: str) -> int:
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field_name):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
@@ -69,7 +77,8 @@ class Run:
     mode: str
     target: str
     seconds: float
-    peak: int
+    peak: int  # peak RSS of the process during the run
+    growth: int  # peak RSS during the run minus RSS before it
     record: Any
     epoch_ends: list[float] = field(default_factory=list)
 
@@ -77,13 +86,14 @@ class Run:
 def measure(problem: Any, mode: str, target: str, seed: int) -> Run:
     epoch_ends: list[float] = []
     peak_reset()
+    before = rss()
     start = time.perf_counter()
     record = problem.train(problem.spec(target, seed),
                            on_epoch=lambda *_: epoch_ends.append(time.perf_counter() - start))
     seconds = time.perf_counter() - start
     if not record.ok:
         raise SystemExit(f"{mode} {target} failed: {record.error}")
-    return Run(mode, target, seconds, peak_rss(), record, epoch_ends)
+    return Run(mode, target, seconds, peak_rss(), peak_rss() - before, record, epoch_ends)
 
 
 def side_by_side(problems: dict[str, Any], target: str, seed: int, turn: int,
@@ -231,7 +241,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keras", action="store_true", help="also run plain Keras compile + fit")
     parser.add_argument("--skip-profile", action="store_true")
-    parser.add_argument("--out", type=Path, help="folder for engine.md and engine.json")
+    parser.add_argument("--out", type=Path, help="folder for NAME.md and NAME.json")
+    parser.add_argument("--name", default="engine", help="file name of the report")
     args = parser.parse_args(argv)
     workloads = args.workload or ["demo", "mobilenet"]
     command = "python benchmarks/bench_engine.py " + " ".join(argv if argv is not None
@@ -247,8 +258,8 @@ def main(argv: list[str] | None = None) -> None:
     print(text)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "engine.md").write_text(text + "\n")
-        (args.out / "engine.json").write_text(json.dumps(
+        (args.out / f"{args.name}.md").write_text(text + "\n")
+        (args.out / f"{args.name}.json").write_text(json.dumps(
             {"command": command, "results": results}, indent=1, default=str) + "\n")
 
 

@@ -30,7 +30,9 @@ def summarize(label: str, pairs: list[dict[str, Any]], flops: list[tuple[float, 
            "share_of_achievable": round(obtained / achievable, 2) if achievable > 0 else None,
            "identical_accuracies": accuracies("naive") == accuracies("engine"),
            "peak_rss_naive_mb": round(max(p["naive"].peak for p in pairs) / 2**20),
-           "peak_rss_engine_mb": round(max(p["engine"].peak for p in pairs) / 2**20)}
+           "peak_rss_engine_mb": round(max(p["engine"].peak for p in pairs) / 2**20),
+           "rss_growth_naive_mb": round(max(p["naive"].growth for p in pairs) / 2**20),
+           "rss_growth_engine_mb": round(max(p["engine"].growth for p in pairs) / 2**20)}
     if "keras" in seconds:
         row["ratio_to_keras"] = round(seconds["engine"] / seconds["keras"], 3)
         row["keras_max_acc_diff"] = round(max(
@@ -49,7 +51,9 @@ def render(results: list[dict], command: str) -> str:
              f"Machine: {platform.node()}, {os.cpu_count()} CPUs, Python "
              f"{platform.python_version()}, measured "
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Times are wall seconds of "
-             "runs interleaved in one process (see benchmarks/bench_engine.py).", ""]
+             "runs interleaved in one process (see benchmarks/bench_engine.py), summed over the "
+             "runs of a row. Peak RSS is the whole process's (every protocol's models live in "
+             "it); growth is how far a run raised it.", ""]
     for res in results:
         t = res["task"]
         keras = any("keras_s" in row for row in res["rows"])
@@ -60,7 +64,8 @@ def render(results: list[dict], command: str) -> str:
                   f"{t['backbone_mflops_per_image']} MFLOP per image forward, head "
                   f"{t['head_params']} parameters.", ""]
         head = ("| measure | naive s | engine s | ratio | target | FLOP ratio | achievable saving "
-                "| obtained saving | share | identical accuracies | peak RSS naive / engine MB |")
+                "| obtained saving | share | identical accuracies | peak RSS MB naive / engine "
+                "(growth in a run) |")
         lines += [head + (" Keras fit s | engine / Keras | Keras acc diff |" if keras else ""),
                   "|" + "---|" * (14 if keras else 11)]
         for row in res["rows"]:
@@ -69,7 +74,8 @@ def render(results: list[dict], command: str) -> str:
                     f"{row['achievable_saving']:.0%} | {row['obtained_saving']:.0%} | "
                     f"{row['share_of_achievable']} | "
                     f"{'yes' if row['identical_accuracies'] else 'NO'} ({row['runs']} runs) | "
-                    f"{row['peak_rss_naive_mb']} / {row['peak_rss_engine_mb']} |")
+                    f"{row['peak_rss_naive_mb']} / {row['peak_rss_engine_mb']} "
+                    f"(+{row['rss_growth_naive_mb']} / +{row['rss_growth_engine_mb']}) |")
             if keras:
                 line += (f" {row.get('keras_s', '')} | {row.get('ratio_to_keras', '')} | "
                          f"{row.get('keras_max_acc_diff', '')} |")

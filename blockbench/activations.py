@@ -27,7 +27,7 @@ import logging
 import math
 import os
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -79,7 +79,7 @@ class ActivationCache:
         self.budget_bytes = default_budget() if budget_bytes is None else int(budget_bytes)
         self.batch_size = batch_size
         self._cuts: dict[str | None, Cut] = {}
-        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
+        self._entries: OrderedDict[tuple[int, str, str | None], _Entry] = OrderedDict()
         self.computed = 0  # cuts computed so far (for tests and the benchmark)
 
     @property

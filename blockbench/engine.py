@@ -4,8 +4,9 @@ One :class:`Engine` lives per process. It builds each backbone once, keeps
 its pretrained weights in memory, prepares each dataset once per input size,
 and cuts each backbone once per partition, so runs only pay for training.
 
-Its ``mode`` says how runs train (all three give the same results to
-floating-point tolerance; see ``docs/performance.md``):
+Its ``mode`` says how runs train (see ``docs/performance.md``); for the same
+seed the first three give the same results, the fourth the same to
+floating-point tolerance:
 
 * ``cached`` (default): a run whose frozen prefix is non-empty (BL1, block
   ``i > 0``) trains the suffix and head on the prefix's activations, computed
@@ -15,17 +16,18 @@ floating-point tolerance; see ``docs/performance.md``):
 * ``uncached``: the same compiled loop, always through the whole network.
 * ``naive``: the reference protocol done plainly, the benchmark's baseline:
   every run builds the model again, compiles its own loop and trains the
-  whole network on the images. Same arithmetic as the engine's, so the same
-  results.
+  whole network on the images, with the engine's arithmetic.
 * ``keras``: like ``naive`` but with ``compile`` and ``fit``
-  (:mod:`blockbench.kerasfit`), Keras' own loop; its results agree with the
-  others to floating-point tolerance, which training can amplify, since
-  TensorFlow may fuse and order the arithmetic of a different graph otherwise.
+  (:mod:`blockbench.kerasfit`), Keras' own loop and Adam; TensorFlow fuses and
+  orders the arithmetic of that graph differently, and training can amplify
+  the rounding differences into different accuracies.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -178,18 +180,21 @@ class Engine:
     Args:
         components: the registered components.
         data_cache_dir: where decoded datasets are cached between processes (None: not).
-        mode: how runs train: ``cached`` (default), ``uncached``, ``naive`` or ``keras``
-            (see above).
-        cache_bytes: activation cache budget per backbone in bytes (None: the default,
-            a quarter of the physical memory, at most 8 GiB).
+        mode: how runs train: ``cached``, ``uncached``, ``naive`` or ``keras`` (see
+            above; None: ``$BLOCKBENCH_ENGINE_MODE``, else ``cached``).
+        cache_bytes: activation cache budget per backbone in bytes (None:
+            ``$BLOCKBENCH_CACHE_BYTES``, else a quarter of the physical memory, at most 8 GiB).
     """
 
     def __init__(self, components: Components, data_cache_dir: str | None = None, *,
-                 mode: str = "cached", cache_bytes: int | None = None) -> None:
+                 mode: str | None = None, cache_bytes: int | None = None) -> None:
         from blockbench.runtime import Runtime
 
         self.components = components
         self.data_cache_dir = data_cache_dir
+        mode = mode or os.environ.get("BLOCKBENCH_ENGINE_MODE", "cached")
+        if cache_bytes is None and os.environ.get("BLOCKBENCH_CACHE_BYTES"):
+            cache_bytes = _bytes(os.environ["BLOCKBENCH_CACHE_BYTES"])
         self.runtime = Runtime(mode, cache_bytes, rebuild=self._fresh_finetune)
         self._backbones: dict[tuple[Any, ...], Any] = {}
         self._finetunes: dict[tuple[Any, ...], FineTuneModel] = {}
@@ -277,5 +282,17 @@ def _build(factory: Any, weights: Weights, size: int, options: Mapping[str, Any]
     # backbone gets the same names (hence partition digest and run hashes) as in a
     # fresh process, whatever was built before. Built models keep working.
     keras.backend.clear_session()
+    # "none" means one fixed random initialisation, so that a cached, resumed or
+    # distributed run starts from the same weights as one trained in this process.
+    keras.utils.set_random_seed(0)
     with dtype_policy(precision):
         return factory.build(weights, size, **dict(options))
+
+
+def _bytes(text: str) -> int:
+    """``2000000``, ``512M`` or ``2G`` (powers of 1024) as a number of bytes."""
+    match = re.fullmatch(r"\s*(\d+)\s*([KMG]?)i?B?\s*", text, re.IGNORECASE)
+    if not match:
+        raise UsageError(f"BLOCKBENCH_CACHE_BYTES={text!r} is not a size; use e.g. 2G, 512M "
+                         "or a number of bytes")
+    return int(match.group(1)) << {"": 0, "K": 10, "M": 20, "G": 30}[match.group(2).upper()]

@@ -45,10 +45,11 @@ def _dataset(inputs: RunInputs, split: str, batch_size: int) -> Any:
     ds = tf.data.Dataset.from_tensor_slices((data.x(split), tf.one_hot(data.y(split),
                                                                        data.n_classes)))
     preprocess = inputs.preprocess
-    return ds.batch(batch_size).map(
-        lambda images, labels: (preprocess(tf.cast(images, tf.float32)), labels),
-        num_parallel_calls=None,  # deterministic order
-    ).prefetch(2)
+
+    def prepare(images: Any, labels: Any) -> tuple[Any, Any]:
+        return preprocess(tf.cast(images, tf.float32)), labels
+
+    return ds.batch(batch_size).map(prepare, num_parallel_calls=None).prefetch(2)
 
 
 def _train_dataset(inputs: RunInputs, batch_size: int, seed: int, epochs: int) -> Any:
@@ -58,17 +59,18 @@ def _train_dataset(inputs: RunInputs, batch_size: int, seed: int, epochs: int) -
     data = inputs.data
     images = tf.constant(data.images)
     labels = tf.one_hot(data.labels, data.n_classes)
-    ds = None
-    for epoch in range(1, epochs + 1):
-        batches = tf.data.Dataset.from_tensor_slices(
-            epoch_order(data.indices["train"], seed, epoch)).batch(batch_size)
-        ds = batches if ds is None else ds.concatenate(batches)
+    epochs_batches = [tf.data.Dataset.from_tensor_slices(
+        epoch_order(data.indices["train"], seed, epoch)).batch(batch_size)
+        for epoch in range(1, epochs + 1)]
+    ds = epochs_batches[0]
+    for batches in epochs_batches[1:]:
+        ds = ds.concatenate(batches)
     preprocess = inputs.preprocess
-    return ds.map(
-        lambda index: (preprocess(tf.cast(tf.gather(images, index), tf.float32)),
-                       tf.gather(labels, index)),
-        num_parallel_calls=None,
-    ).prefetch(2)
+
+    def prepare(index: Any) -> tuple[Any, Any]:
+        return preprocess(tf.cast(tf.gather(images, index), tf.float32)), tf.gather(labels, index)
+
+    return ds.map(prepare, num_parallel_calls=None).prefetch(2)
 
 
 class _Recorder:

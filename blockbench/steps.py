@@ -199,7 +199,7 @@ class Steps:
 
 
 class _LengthGeneric:
-    """A tf.function traced once for given arrays, whatever the length of the order."""
+    """A tf.function traced once, whatever the number of examples and the length of the order."""
 
     def __init__(self, fn: Callable[..., tuple[Any, Any]]) -> None:
         self.fn = fn
@@ -209,8 +209,9 @@ class _LengthGeneric:
         import tensorflow as tf
 
         if self.compiled is None:
-            spec = [[tf.TensorSpec(a.shape, a.dtype) for a in arrays],
-                    tf.TensorSpec(labels.shape, labels.dtype), tf.TensorSpec([None], tf.int32)]
+            spec = [[tf.TensorSpec((None, *a.shape[1:]), a.dtype) for a in arrays],
+                    tf.TensorSpec((None, *labels.shape[1:]), labels.dtype),
+                    tf.TensorSpec([None], tf.int32)]
             # Wrapped in a partial: TensorFlow counts traces per code object across all
             # instances and would warn about "retracing" when many blocks each trace once.
             self.compiled = tf.function(functools.partial(self.fn), input_signature=spec)

@@ -45,6 +45,17 @@ def test_over_the_budget_a_run_trains_the_whole_network_with_the_same_result():
     assert a.ok and (a.val_acc, a.test_acc) == (b.val_acc, b.test_acc)
 
 
+def test_mode_and_budget_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("BLOCKBENCH_ENGINE_MODE", "uncached")
+    monkeypatch.setenv("BLOCKBENCH_CACHE_BYTES", "512M")
+    runtime = Engine(components()).runtime
+    assert (runtime.mode, runtime.cache_bytes) == ("uncached", 512 << 20)
+    assert Engine(components(), mode="cached").runtime.mode == "cached"
+    monkeypatch.setenv("BLOCKBENCH_CACHE_BYTES", "lots")
+    with pytest.raises(UsageError, match="BLOCKBENCH_CACHE_BYTES='lots' is not a size"):
+        Engine(components())
+
+
 def test_bad_mode_and_precision_are_one_line_errors():
     with pytest.raises(UsageError, match="engine mode 'fast' is not valid; use one of cached"):
         Engine(components(), mode="fast")
