@@ -43,13 +43,15 @@ def test_table_format_shows_budgets_policies_and_verdicts(results) -> None:
         assert text in result.output
 
 
-def test_json_format_is_the_whole_report(results) -> None:
-    result = invoke("--results", str(results), *FEW, "--format", "json")
+def test_json_format_is_the_whole_report(results, monkeypatch) -> None:
+    argv = ["/venv/bin/blockbench", "replay", "--results", str(results), *FEW, "--format", "json"]
+    monkeypatch.setattr("sys.argv", argv)  # the command is recorded from the real argv
+    result = invoke(*argv[2:])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     exhaustive = next(r for r in report["overall"] if r["policy"] == "exhaustive")
     assert exhaustive["regret"] == 0 and exhaustive["repeats"] == 20
-    assert report["meta"]["command"].startswith("blockbench ")
+    assert report["meta"]["command"] == " ".join(["blockbench", *argv[1:]])
     assert report["meta"]["budgets"] == ["default"]
 
 
