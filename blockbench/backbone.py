@@ -47,11 +47,9 @@ class Weights:
             raise UsageError(
                 f"weights {text!r} is neither 'imagenet', 'none' nor an existing weights file"
             )
-        digest = hashlib.sha256()
         with open(text, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-        return cls("file", os.path.abspath(text), f"sha256:{digest.hexdigest()}")
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        return cls("file", os.path.abspath(text), f"sha256:{digest}")
 
     @property
     def keras_argument(self) -> str | None:
