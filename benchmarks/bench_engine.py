@@ -109,8 +109,7 @@ def side_by_side(problems: dict[str, Any], target: str, seed: int, turn: int,
 
 
 def workload_task(name: str, args: argparse.Namespace) -> Any:
-    from blockbench.engine import Task
-    from blockbench.split import SplitConfig
+    from blockbench.core.task import SplitConfig, Task
 
     hparams = {"epochs": args.epochs}
     if name == "demo":
@@ -128,7 +127,7 @@ def demo_weights() -> str:
     """The shipped demo-cnn weights ("imagenet"), or "none" while they are not built yet."""
     from blockbench_plugins.demo import shipped_weights
 
-    from blockbench.errors import BlockbenchError
+    from blockbench.core.errors import BlockbenchError
 
     try:
         with shipped_weights():
@@ -166,8 +165,8 @@ def flop_pair(problem: Any, net: NetFlops, run: Run, computed_from: int) -> tupl
 
 
 def bench_workload(name: str, args: argparse.Namespace) -> dict:
-    from blockbench.engine import Engine
-    from blockbench.plugins import get_components
+    from blockbench.plugin.manager import get_components
+    from blockbench.train.engine import Engine
 
     components = get_components()
     task = workload_task(name, args)

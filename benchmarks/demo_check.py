@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 from blockbench_plugins import demo, demo_data
 
-from blockbench.split import SplitConfig, make_split
+from blockbench.core.task import SplitConfig
+from blockbench.data.split import make_split
 
 
 def run(target: str, seed: int, init: list[np.ndarray] | None, data: dict[str, tuple],

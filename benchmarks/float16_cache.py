@@ -38,8 +38,8 @@ def rounded(cache: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from blockbench.engine import Engine
-    from blockbench.plugins import get_components
+    from blockbench.plugin.manager import get_components
+    from blockbench.train.engine import Engine
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", default="3,9,15,23", help="block indices to train")

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from blockbench.subgraph import topological_nodes
+from blockbench.train.subgraph import topological_nodes
 
 #: FLOPs per trained parameter per step of Keras' Adam (moments, bias correction, update).
 UPDATE_FLOPS = 10

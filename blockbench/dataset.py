@@ -1,80 +1,15 @@
-"""The dataset contract: a registered factory that yields labelled images."""
+"""Public import path for plugin authors: re-exports :mod:`blockbench.components.dataset`."""
 
-from __future__ import annotations
+from blockbench.components.dataset import (
+    SPLITS,
+    DatasetFactory,
+    DatasetSource,
+    Example,
+)
 
-import abc
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
-
-if TYPE_CHECKING:
-    import numpy as np
-
-#: Split names used everywhere in blockbench.
-SPLITS = ("train", "val", "test")
-
-
-@dataclass
-class Example:
-    """One labelled image.
-
-    Attributes:
-        image: encoded image bytes (JPEG, PNG, ...) or a decoded uint8 HxWx3 array.
-        label: class index into the source's ``class_names``.
-        split: the dataset's official split ("train", "val" or "test") or None.
-        ref: where it came from (a file path or record id), for error reports.
-    """
-
-    image: bytes | np.ndarray
-    label: int
-    split: str | None = None
-    ref: str = ""
-
-
-@dataclass
-class DatasetSource:
-    """What a dataset factory returns: classes, examples and an identity.
-
-    Attributes:
-        class_names: names of the classes, indexed by label.
-        examples: the labelled images (a list or a one-shot iterable).
-        fingerprint: identifies the content (e.g. TFDS name and version, or a
-            digest of file names and sizes); it enters every run's hash.
-        has_official_split: whether examples carry their official split.
-        skipped: images the factory could not read (reported, never fatal).
-        notes: human-readable remarks to report (e.g. skipped file names).
-    """
-
-    class_names: list[str]
-    examples: Iterable[Example]
-    fingerprint: str
-    has_official_split: bool = False
-    skipped: int = 0
-    notes: list[str] = field(default_factory=list)
-
-
-class DatasetFactory(abc.ABC):
-    """Provides one dataset.
-
-    Lifecycle:
-        1. Instantiated and registered at plugin load; cheap, no TensorFlow import.
-        2. :meth:`check_options` validates the user's options (e.g. ``path``).
-        3. :meth:`load` returns a :class:`DatasetSource`. The core decodes and
-           resizes the images to the backbone's input size, skips and counts
-           unreadable ones, and makes the split; a factory never resizes.
-
-    Attributes:
-        option_defaults: accepted options and their defaults.
-    """
-
-    option_defaults: ClassVar[Mapping[str, Any]] = {}
-
-    def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        """Validate options and return them completed with defaults."""
-        from blockbench.options import complete_options
-
-        return complete_options(options, self.option_defaults, "dataset option")
-
-    @abc.abstractmethod
-    def load(self, **options: Any) -> DatasetSource:
-        """Return the dataset's examples."""
+__all__ = [
+    "SPLITS",
+    "DatasetFactory",
+    "DatasetSource",
+    "Example",
+]

@@ -1,43 +1,29 @@
-"""Hook declarations of the blockbench plugin host. Only declarations live here."""
+"""Public import path for plugin authors: re-exports :mod:`blockbench.plugin.hookspecs`."""
 
-from __future__ import annotations
+from blockbench.plugin.hookspecs import (
+    BackboneRegistry,
+    DatasetRegistry,
+    PartitionRegistry,
+    PolicyRegistry,
+    hookimpl,
+    hookspec,
+    register_backbones,
+    register_commands,
+    register_datasets,
+    register_partitions,
+    register_policies,
+)
 
-from typing import TYPE_CHECKING, Any
-
-import pluggy
-
-if TYPE_CHECKING:
-    from blockbench.registries import (
-        BackboneRegistry,
-        DatasetRegistry,
-        PartitionRegistry,
-        PolicyRegistry,
-    )
-
-hookspec = pluggy.HookspecMarker("blockbench")
-hookimpl = pluggy.HookimplMarker("blockbench")
-
-
-@hookspec
-def register_backbones(register: BackboneRegistry) -> None:
-    """Add backbone factories: ``register(name, factory, description=..., aliases=...)``."""
-
-
-@hookspec
-def register_datasets(register: DatasetRegistry) -> None:
-    """Add dataset factories: ``register(name, factory, description=..., aliases=...)``."""
-
-
-@hookspec
-def register_partitions(register: PartitionRegistry) -> None:
-    """Add partition strategies: ``register(name, strategy, description=..., aliases=...)``."""
-
-
-@hookspec
-def register_policies(register: PolicyRegistry) -> None:
-    """Add block-selection policies: ``register(name, policy_factory, description=...)``."""
-
-
-@hookspec
-def register_commands(cli: Any) -> None:
-    """Add click commands to the ``blockbench`` group: ``cli.add_command(cmd)``."""
+__all__ = [
+    "BackboneRegistry",
+    "DatasetRegistry",
+    "PartitionRegistry",
+    "PolicyRegistry",
+    "hookimpl",
+    "hookspec",
+    "register_backbones",
+    "register_commands",
+    "register_datasets",
+    "register_partitions",
+    "register_policies",
+]

@@ -1,181 +1,27 @@
-"""The search-policy contract: decide which targets to train, and pick a block on validation.
+"""Public import path for plugin authors: re-exports :mod:`blockbench.components.policy`."""
 
-The same policy code runs in a real search (the evaluator trains) and in
-replay (the evaluator looks runs up in a table). A policy only ever sees
-validation accuracy, so it cannot select on test.
-"""
+from blockbench.components.policy import (
+    Budget,
+    Evaluator,
+    Observation,
+    Policy,
+    PolicyFactory,
+    PolicyResult,
+    SearchSpace,
+    Signal,
+    SignalUnavailable,
+    best_on_validation,
+)
 
-from __future__ import annotations
-
-import abc
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
-
-from blockbench.errors import BlockbenchError
-from blockbench.spec import block_target
-
-
-@dataclass(frozen=True)
-class SearchSpace:
-    """The blocks a policy chooses among.
-
-    Attributes:
-        quarters: quarter (1-4) of each block, by block index.
-        trainable_params: trainable parameters of each block.
-    """
-
-    quarters: tuple[int, ...]
-    trainable_params: tuple[int, ...] = ()
-
-    @property
-    def n_blocks(self) -> int:
-        return len(self.quarters)
-
-    def targets(self) -> list[str]:
-        return [block_target(i) for i in range(self.n_blocks)]
-
-    def in_quarter(self, q: int) -> list[int]:
-        return [i for i, quarter in enumerate(self.quarters) if quarter == q]
-
-
-@dataclass(frozen=True)
-class Observation:
-    """What a policy learns from one evaluation (never the test accuracy).
-
-    Attributes:
-        target: "bl1", "bl2" or "block:i".
-        val_acc: validation accuracy, None when the run failed.
-        epochs: epochs the run was trained for.
-        ok: whether the run succeeded.
-    """
-
-    target: str
-    val_acc: float | None
-    epochs: int
-    ok: bool
-
-
-class Evaluator(Protocol):
-    """Trains (or looks up) one target and reports its validation accuracy."""
-
-    def evaluate(self, target: str, *, epochs: int | None = None) -> Observation:
-        """Evaluate ``target`` for ``epochs`` (default: the protocol's epochs)."""
-        ...
-
-
-@dataclass(frozen=True)
-class Budget:
-    """How much a policy may spend: runs, epochs, or both (None: unlimited)."""
-
-    runs: int | None = None
-    epochs: int | None = None
-
-
-@dataclass
-class PolicyResult:
-    """A policy's answer.
-
-    Attributes:
-        pick: the chosen target (best validation accuracy among what it ran), or None.
-        observations: every evaluation, in the order made.
-        info: policy-specific details (e.g. the Optuna study name).
-    """
-
-    pick: str | None
-    observations: list[Observation] = field(default_factory=list)
-    info: dict[str, Any] = field(default_factory=dict)
-
-
-def best_on_validation(observations: list[Observation], full_epochs: int | None = None) -> str | None:
-    """The target with the highest validation accuracy; ties go to the earliest evaluated.
-
-    With ``full_epochs``, only runs trained for that many epochs compete, so a
-    multi-fidelity policy's short runs never become its pick.
-    """
-    best: Observation | None = None
-    for obs in observations:
-        if not obs.ok or obs.val_acc is None:
-            continue
-        if full_epochs is not None and obs.epochs < full_epochs:
-            continue
-        if best is None or obs.val_acc > best.val_acc:  # type: ignore[operator]
-            best = obs
-    return best.target if best else None
-
-
-class Policy(abc.ABC):
-    """Chooses which blocks to train, under a budget.
-
-    Lifecycle:
-        1. The registered *factory* is the policy class (or any callable)
-           taking the user's options as keyword arguments; it is called once
-           per search, so a policy may keep state.
-        2. :meth:`search` is called with the search space, an evaluator and a
-           budget; it calls ``evaluator.evaluate(target)`` as often as it
-           likes within the budget and returns a :class:`PolicyResult` whose
-           pick is chosen on validation accuracy only.
-
-    Attributes:
-        option_defaults: accepted options and their defaults.
-        cost_unit: "runs" or "epochs" (multi-fidelity policies).
-    """
-
-    option_defaults: ClassVar[Mapping[str, Any]] = {}
-    cost_unit: ClassVar[str] = "runs"
-
-    def __init__(self, **options: Any) -> None:
-        from blockbench.options import complete_options
-
-        self.options: dict[str, Any] = complete_options(
-            options, self.option_defaults, f"option for policy {type(self).__name__}")
-
-    @abc.abstractmethod
-    def search(
-        self, space: SearchSpace, evaluator: Evaluator, budget: Budget, seed: int
-    ) -> PolicyResult:
-        """Run the search and return the pick."""
-
-
-@dataclass(frozen=True)
-class Signal:
-    """A cheap per-block score a policy may rank blocks by (an optional evaluator capability).
-
-    An evaluator that can serve signals has a method
-    ``signal(name, measure, **params) -> Signal``: a training evaluator calls
-    ``measure(problem, seed, **params)``; a replay evaluator returns the
-    signal a real search stored, or raises :class:`SignalUnavailable`.
-
-    Attributes:
-        name: what was measured, e.g. "gradient-norm".
-        params: the measurement's parameters (part of its identity).
-        values: score of each target ("block:i" -> float).
-        runs: training runs the measurement cost.
-        epochs: training epochs the measurement cost.
-        anchor: run hash of the full "block:0" run of the same problem and
-            seed, so a stored signal can be matched to its table.
-    """
-
-    name: str
-    params: Mapping[str, Any]
-    values: Mapping[str, float]
-    runs: int = 0
-    epochs: int = 0
-    anchor: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "params": dict(self.params), "values": dict(self.values),
-                "runs": self.runs, "epochs": self.epochs, "anchor": self.anchor}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Signal:
-        return cls(str(data["name"]), dict(data.get("params", {})),
-                   {str(k): float(v) for k, v in data["values"].items()},
-                   int(data.get("runs", 0)), int(data.get("epochs", 0)), data.get("anchor"))
-
-
-class SignalUnavailable(BlockbenchError):
-    """The evaluator cannot provide the signal a policy asked for (e.g. a table without it)."""
-
-
-PolicyFactory = Any  # a Policy subclass or a callable returning a Policy
+__all__ = [
+    "Budget",
+    "Evaluator",
+    "Observation",
+    "Policy",
+    "PolicyFactory",
+    "PolicyResult",
+    "SearchSpace",
+    "Signal",
+    "SignalUnavailable",
+    "best_on_validation",
+]

@@ -25,7 +25,7 @@ def assets_dir() -> Path:
 @pytest.fixture
 def fresh_plugins(monkeypatch: pytest.MonkeyPatch):
     """Forget loaded plugins before and after a test that changes the plugin environment."""
-    from blockbench import plugins
+    from blockbench.plugin import manager as plugins
 
     plugins.reset()
     yield plugins

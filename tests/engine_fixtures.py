@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from blockbench.backbone import BackboneFactory, Weights
-from blockbench.dataset import DatasetFactory, DatasetSource, Example
-from blockbench.partition import PartitionStrategy
-from blockbench.registries import Components
+from blockbench.components.backbone import BackboneFactory, Weights
+from blockbench.components.dataset import DatasetFactory, DatasetSource, Example
+from blockbench.components.partition import PartitionStrategy
+from blockbench.plugin.registry import Components
 
 SIZE = 16
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from blockbench.partition import quarter_of
-from blockbench.records import (
+from blockbench.components.partition import quarter_of
+from blockbench.core.records import (
     FAILED,
     OK,
     RUNS_FILE,
@@ -21,7 +21,7 @@ from blockbench.records import (
     SearchRecord,
     write_jsonl,
 )
-from blockbench.spec import RunSpec, block_target
+from blockbench.core.spec import RunSpec, block_target
 
 
 def make_spec(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from blockbench.records import RunRecord
-from blockbench.replay import ReplayTable, build_tables
-from blockbench.spec import block_target
+from blockbench.core.records import RunRecord
+from blockbench.core.spec import block_target
+from blockbench.replay.tables import ReplayTable, build_tables
 from tests.factories import failed_run, make_run, make_spec
 
 N_TEST = 400

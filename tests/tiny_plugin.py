@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from blockbench.hookspecs import hookimpl
+from blockbench.plugin.hookspecs import hookimpl
 from tests import engine_fixtures
 
 REPO = Path(__file__).resolve().parents[1]

@@ -6,13 +6,18 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from blockbench.options import parse_assignments
+from blockbench.cli.output import console, print_json
+from blockbench.components.backbone import Weights
+from blockbench.components.partition import Partition, build_partition
+from blockbench.core.options import parse_assignments
+from blockbench.plugin.manager import get_components
 
 if TYPE_CHECKING:
-    from blockbench.partition import Partition
+    pass
 
 
-@click.command("blocks")
+@click.command("blocks",
+               short_help="Print the blocks a partition strategy cuts BACKBONE into.")
 @click.argument("backbone")
 @click.option("--partition", "-p", default="delimiter", show_default=True,
               help="Partition strategy (see 'blockbench list partitions').")
@@ -35,8 +40,6 @@ def blocks_command(backbone: str, partition: str, params: tuple[str, ...], weigh
     layers, trainable parameters and their share of the backbone's trainable
     parameters; then a summary line.
     """
-    from blockbench.backbone import Weights
-    from blockbench.plugins import get_components
 
     components = get_components()
     bb = components.backbones.get(backbone)
@@ -45,14 +48,12 @@ def blocks_command(backbone: str, partition: str, params: tuple[str, ...], weigh
     size = int(input_size or bb.factory.default_input_size)
     checked_options = bb.factory.check_options(size, parse_assignments(options, "--option"))
     parsed_weights = Weights.parse(weights)
-    from blockbench.partition import build_partition
 
     model = bb.factory.build(parsed_weights, size, **checked_options)
     result = build_partition(pt.name, pt.factory, model, checked_params)
     context = {"backbone": bb.name, "options": checked_options, "input_size": size,
                "weights": parsed_weights.identity}
     if fmt == "json":
-        from blockbench.cli.output import print_json
 
         print_json(partition_json(result, context))
     else:
@@ -95,7 +96,6 @@ def print_table(result: Partition, context: dict[str, Any]) -> None:
     """A rich table of the blocks, then one summary line."""
     from rich.table import Table
 
-    from blockbench.cli.output import console
 
     total = result.total_trainable_params
     table = Table(expand=False)

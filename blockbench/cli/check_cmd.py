@@ -5,13 +5,18 @@ from __future__ import annotations
 import click
 
 from blockbench.cli.leaderboard_cmd import DEFAULT_RESULTS
+from blockbench.cli.output import console
+from blockbench.report.check import check_regression
+from blockbench.report.leaderboard import build_leaderboard, load_leaderboard, read_results
+from blockbench.report.sections import num
 
-DEFAULT_SIGMAS = 3.0  # blockbench.regression.DEFAULT_SIGMAS, copied to keep --help light
+DEFAULT_SIGMAS = 3.0  # blockbench.report.check.DEFAULT_SIGMAS, copied to keep --help light
 
 _STYLES = {"regressed": "bold red", "missing": "bold red", "improved": "green", "new": "cyan"}
 
 
-@click.command("check")
+@click.command("check",
+               short_help="Fail (exit 1) when an accuracy dropped beyond tolerance, or a table disappeared.")
 @click.option("--baseline", required=True, type=click.Path(dir_okay=False), metavar="FILE.json",
               help="Leaderboard written by 'blockbench leaderboard --format json'.")
 @click.option("--results", default=DEFAULT_RESULTS, show_default=True, metavar="DIR",
@@ -35,10 +40,6 @@ def check_command(ctx: click.Context, baseline: str, results: str, storage: str 
     from rich.markup import escape
     from rich.table import Table
 
-    from blockbench.cli.output import console
-    from blockbench.leaderboard import build_leaderboard, load_leaderboard, read_results
-    from blockbench.leaderboard_sections import num
-    from blockbench.regression import check_regression
 
     base = load_leaderboard(baseline)
     runs, searches = read_results(results, storage=storage)

@@ -6,10 +6,24 @@ from typing import Any
 
 import click
 
-from blockbench.presets import PRESETS
+from blockbench.cli.output import console, err_console
+from blockbench.components.policy import Budget
+from blockbench.core.errors import UsageError
+from blockbench.core.options import parse_assignments
+from blockbench.core.presets import PRESETS
+from blockbench.plugin.manager import get_components
+from blockbench.report.leaderboard import build_leaderboard
+from blockbench.report.leaderboard_render import print_leaderboard
+from blockbench.search.compare import PolicyRequest, run_compare
+from blockbench.search.progress import ProgressReporter
+from blockbench.search.settings import Settings, load_toml
+from blockbench.search.worker import detach_study
+from blockbench.store.results_dir import ResultsDir
+from blockbench.store.url import password_of
 
 
-@click.command("compare")
+@click.command("compare",
+               short_help="Fine-tune BL1, BL2 and the blocks a policy picks; report Bopt on test.")
 @click.option("--backbone", "-b", multiple=True, help="Backbone name (repeatable).")
 @click.option("--dataset", "-d", multiple=True,
               help="Dataset name, or a folder of class sub-folders (repeatable).")
@@ -59,14 +73,6 @@ def compare_command(**kw: Any) -> None:
     With no arguments, runs the offline demo: a small backbone pretrained by
     blockbench's own script, on a generated dataset, every block, 2 seeds.
     """
-    from blockbench.cli.output import console, err_console
-    from blockbench.compare import PolicyRequest, run_compare
-    from blockbench.config import Settings, load_toml
-    from blockbench.options import parse_assignments
-    from blockbench.plugins import get_components
-    from blockbench.policy import Budget
-    from blockbench.progress import ProgressReporter
-    from blockbench.results import ResultsDir
 
     settings = Settings()
     bare = not (kw["backbone"] or kw["dataset"] or kw["config_file"])
@@ -84,7 +90,6 @@ def compare_command(**kw: Any) -> None:
     for key, value in parse_assignments(kw["policy_option"], "--policy-option").items():
         name, _, option = key.partition(".")
         if not option:
-            from blockbench.errors import UsageError
 
             raise UsageError(f"--policy-option expects POLICY.KEY=VALUE, got {key!r}")
         policy_options.setdefault(name, {})[option] = value
@@ -123,9 +128,8 @@ def compare_command(**kw: Any) -> None:
 
     err_console().print(f"[dim]{progress.summary()}; records in {escape(str(results.path))}/ "
                         f"and {escape(results.storage_display)}[/dim]")
-    from blockbench.leaderboard import render_leaderboard
 
-    render_leaderboard(outcome.runs, outcome.searches, console(), kw["fmt"])
+    print_leaderboard(build_leaderboard(outcome.runs, outcome.searches), console(), kw["fmt"])
 
 
 def _detach(kw: dict[str, Any], tasks: Any, requests: Any, seeds: list[int], components: Any,
@@ -133,8 +137,6 @@ def _detach(kw: dict[str, Any], tasks: Any, requests: Any, seeds: list[int], com
     """Queue the study and tell how to start workers on it."""
     import shlex
 
-    from blockbench.cli.output import console, err_console
-    from blockbench.distributed import detach_study
 
     try:
         summary = detach_study(kw["study"], tasks, requests, seeds, components, results,
@@ -144,7 +146,6 @@ def _detach(kw: dict[str, Any], tasks: Any, requests: Any, seeds: list[int], com
     err_console().print(f"study {summary.study}: queued {summary.runs} runs and "
                         f"{summary.searches} searches ({summary.cached} runs already done) in "
                         f"{results.storage_display}", highlight=False, markup=False)
-    from blockbench.storage_url import password_of
 
     # The real URL holds a password we never print: point at the environment variable instead.
     secret = password_of(results.store.url)

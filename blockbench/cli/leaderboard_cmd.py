@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import click
 
+from blockbench.cli.output import console, err_console
+from blockbench.report.leaderboard import build_leaderboard, format_for, read_results
+from blockbench.report.leaderboard_render import print_leaderboard, write_leaderboard
+
 # Literal copies (checked equal by the tests) keep 'blockbench --help' from importing scipy.
 FORMATS = ("table", "markdown", "json", "csv", "html")
 DEFAULT_RESULTS = "blockbench-results"
 
 
-@click.command("leaderboard")
+@click.command("leaderboard",
+               short_help="BL1, BL2, Bopt and policy picks of stored runs, with paired tests.")
 @click.option("--results", default=DEFAULT_RESULTS, show_default=True, metavar="DIR",
               help="Results directory written by 'compare --out DIR' (searched recursively).")
 @click.option("--storage", metavar="URL",
@@ -33,9 +38,6 @@ def leaderboard_command(results: str, storage: str | None, fmt: str | None, out:
     Markdown is for people; JSON and CSV are for machines (the JSON file is the
     baseline format of 'blockbench check').
     """
-    from blockbench.cli.output import console, err_console
-    from blockbench.leaderboard import build_leaderboard, format_for, read_results
-    from blockbench.leaderboard_render import print_leaderboard, write_leaderboard
 
     runs, searches = read_results(results, storage=storage)
     board = build_leaderboard(runs, searches, alpha=alpha)

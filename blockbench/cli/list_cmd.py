@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import click
 
-from blockbench.registries import KINDS
+from blockbench.cli.output import console, print_json
+from blockbench.plugin.manager import get_components
+from blockbench.plugin.registry import KINDS
 
 _KIND_CHOICES = [k + "s" if k != "policy" else "policies" for k in KINDS]
 
 
-@click.command("list")
+@click.command("list",
+               short_help="List backbones, datasets, partitions and policies, with the plugin of each.")
 @click.argument("kind", required=False, type=click.Choice(_KIND_CHOICES, case_sensitive=False))
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="Output format.")
 def list_command(kind: str | None, fmt: str) -> None:
     """List backbones, datasets, partitions and policies, with the plugin of each."""
-    from blockbench.plugins import get_components
 
     components = get_components()
     kinds = [kind.lower()] if kind else _KIND_CHOICES
     if fmt == "json":
-        from blockbench.cli.output import print_json
 
         print_json({
             k: [
@@ -33,7 +34,6 @@ def list_command(kind: str | None, fmt: str) -> None:
         return
     from rich.table import Table
 
-    from blockbench.cli.output import console
 
     for k in kinds:
         table = Table(title=k.capitalize(), title_justify="left", expand=False)

@@ -1,20 +1,86 @@
-"""The ``blockbench`` click group: global options, error handling, command registration."""
+"""The ``blockbench`` click group: global options, error handling, command registration.
+
+Built-in commands are loaded when they run, not when the group is built: each
+command module imports what it needs at its top (statistics, the store, the
+engine), and ``blockbench --help`` lists them from :data:`COMMANDS` without
+importing any of it. ``tests/cli/test_main.py`` checks that the listed help is
+each command's own.
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import click
 
 from blockbench import __version__
-from blockbench.errors import BlockbenchError
+from blockbench.cli.output import error_line, warn
+from blockbench.core.errors import BlockbenchError
+from blockbench.plugin.manager import get_components, register_commands
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
+#: Built-in commands: name -> (module in blockbench.cli, command object, one-line help).
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "list": ("list_cmd", "list_command",
+        "List backbones, datasets, partitions and policies, with the plugin of each."),
+    "blocks": ("blocks_cmd", "blocks_command",
+        "Print the blocks a partition strategy cuts BACKBONE into."),
+    "compare": ("compare_cmd", "compare_command",
+        "Fine-tune BL1, BL2 and the blocks a policy picks; report Bopt on test."),
+    "worker": ("worker_cmd", "worker_command",
+        "Train the queued runs and run the searches of a detached study."),
+    "runs": ("runs_cmd", "runs_command",
+        "List the runs a store holds: finished ones and those being trained."),
+    "leaderboard": ("leaderboard_cmd", "leaderboard_command",
+        "BL1, BL2, Bopt and policy picks of stored runs, with paired tests."),
+    "check": ("check_cmd", "check_command",
+        "Fail (exit 1) when an accuracy dropped beyond tolerance, or a table disappeared."),
+    "plot": ("plot_cmd", "plot_command",
+        "Draw a figure: blocks, quarters, regret or cd."),
+    "replay": ("replay_cmd", "replay_command",
+        "Replay search policies on exhaustive tables, looking runs up instead of training."),
+}
+
+
+class LazyCommand(click.Command):
+    """Stands in for a built-in command in the group until the command is used."""
+
+    def __init__(self, name: str, module: str, attribute: str, short_help: str) -> None:
+        super().__init__(name, short_help=short_help, add_help_option=False)
+        self.module = module
+        self.attribute = attribute
+
+    def load(self) -> click.Command:
+        """Import the command's module and return the real command."""
+        command = getattr(importlib.import_module(f"blockbench.cli.{self.module}"), self.attribute)
+        assert isinstance(command, click.Command)
+        return command
+
 
 class BlockbenchGroup(click.Group):
-    """A click group that turns BlockbenchError into one line on stderr (traceback with --debug)."""
+    """A click group that loads built-in commands on use and turns BlockbenchError into one line.
+
+    An error becomes one line on stderr and its exit code; ``--debug`` shows the traceback.
+    """
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = self.commands.get(cmd_name)
+        if isinstance(command, LazyCommand):
+            command = self.commands[cmd_name] = command.load()
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # The listing reads the stand-ins' help, so --help imports no command module.
+        limit = formatter.width - 6 - max((len(n) for n in self.commands), default=0)
+        rows = [(name, cmd.get_short_help_str(limit)) for name, cmd in sorted(self.commands.items())
+                if not cmd.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -22,13 +88,9 @@ class BlockbenchGroup(click.Group):
         except BlockbenchError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            from blockbench.cli.output import error_line
-
             error_line(str(exc))
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
-            from blockbench.cli.output import error_line
-
             error_line("interrupted; completed runs are kept")
             ctx.exit(130)
 
@@ -46,47 +108,19 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
-    from blockbench.cli.output import warn
-    from blockbench.plugins import get_components
-
     for message in get_components().errors:
         warn(message)
 
 
-def _add_builtin_commands() -> None:
-    from blockbench.cli import blocks_cmd, compare_cmd, list_cmd
-
-    cli.add_command(blocks_cmd.blocks_command)
-
-    cli.add_command(compare_cmd.compare_command)
-
-    cli.add_command(list_cmd.list_command)
-
-    from blockbench.cli import check_cmd, leaderboard_cmd, plot_cmd
-
-    cli.add_command(leaderboard_cmd.leaderboard_command)
-    cli.add_command(check_cmd.check_command)
-    cli.add_command(plot_cmd.plot_command)
-
-    from blockbench.cli import replay_cmd
-
-    cli.add_command(replay_cmd.replay_command)
-
-    from blockbench.cli import runs_cmd, worker_cmd
-
-    cli.add_command(runs_cmd.runs_command)
-    cli.add_command(worker_cmd.worker_command)
-
-
-def _add_plugin_commands() -> None:
-    from blockbench.plugins import register_commands
-
-    for message in register_commands(cli):
+def _add_commands(group: click.Group, names: Sequence[str] = tuple(COMMANDS)) -> None:
+    for name in names:
+        module, attribute, short_help = COMMANDS[name]
+        group.add_command(LazyCommand(name, module, attribute, short_help))
+    for message in register_commands(group):
         print(f"warning: {message}", file=sys.stderr)
 
 
-_add_builtin_commands()
-_add_plugin_commands()
+_add_commands(cli)
 
 
 def main() -> None:

@@ -5,11 +5,17 @@ from __future__ import annotations
 import click
 
 from blockbench.cli.leaderboard_cmd import DEFAULT_RESULTS
+from blockbench.cli.output import err_console
+from blockbench.core.errors import UsageError
+from blockbench.report import plots
+from blockbench.report.leaderboard import build_leaderboard, read_results
+from blockbench.report.regret import load_points
 
 KINDS = ("blocks", "quarters", "regret", "cd")
 
 
-@click.command("plot")
+@click.command("plot",
+               short_help="Draw a figure: blocks, quarters, regret or cd.")
 @click.argument("kind", type=click.Choice(KINDS))
 @click.option("--results", default=DEFAULT_RESULTS, show_default=True, metavar="DIR",
               help="Results directory ('compare --out DIR'); blocks, quarters and cd.")
@@ -26,22 +32,17 @@ def plot_command(kind: str, results: str, replay: str | None, out: str) -> None:
     regret    anytime regret against budget per policy (from --replay FILE.json)
     cd        critical-difference diagram of the average ranks across tables
     """
-    from blockbench import plots
-    from blockbench.cli.output import err_console
-    from blockbench.errors import UsageError
 
     plots.check_path(out)
     plots.pyplot()  # fail on a missing matplotlib before reading any results
     if kind == "regret":
         if replay is None:
             raise UsageError("plot regret needs --replay FILE.json (a list of policy/budget/regret points)")
-        from blockbench.regret import load_points
 
         path = plots.plot_regret(load_points(replay), out)
     else:
         if replay is not None:
             raise UsageError(f"--replay is only for 'plot regret', not 'plot {kind}'")
-        from blockbench.leaderboard import build_leaderboard, read_results
 
         board = build_leaderboard(*read_results(results))
         draw = {"blocks": plots.plot_blocks, "quarters": plots.plot_quarters,

@@ -9,13 +9,26 @@ from typing import Any
 
 import click
 
+from blockbench.cli.output import err_console, warn
+from blockbench.core.errors import BlockbenchError, UsageError
+from blockbench.core.options import parse_assignments
+from blockbench.core.records import SEARCHES_FILE, RunRecord, SearchRecord, read_jsonl
+from blockbench.plugin.manager import get_components
+from blockbench.replay.render import format_for, format_report, write_report
+from blockbench.replay.report import build_report
+from blockbench.replay.runner import PolicySpec, parse_budget, run_replay
+from blockbench.replay.tables import build_tables
+from blockbench.report.leaderboard import read_results
+from blockbench.store.url import mask_secrets
+
 # Literal copies keep 'blockbench --help' light (the replay modules load only when it runs).
 FORMATS = ("table", "markdown", "json")
 DEFAULT_RESULTS = "blockbench-results"
 PREFERRED = ("exhaustive", "last-quarter", "last-block", "random")
 
 
-@click.command("replay")
+@click.command("replay",
+               short_help="Replay search policies on exhaustive tables, looking runs up instead of training.")
 @click.option("--results", multiple=True, metavar="DIR",
               help=f"Results directory holding exhaustive tables, searched recursively, e.g. "
                    f"leaderboards/tables (repeatable: their records are merged) "
@@ -47,14 +60,6 @@ def replay_command(results: tuple[str, ...], storage: str | None, table_file: st
     on validation), its regret against exhaustive's Bopt, how often it lands within 0.5 and
     1 point of Bopt, the runs it needed, and anytime regret ('plot regret --replay FILE.json').
     """
-    from blockbench.cli.output import err_console, warn
-    from blockbench.errors import BlockbenchError, UsageError
-    from blockbench.plugins import get_components
-    from blockbench.replay import build_tables
-    from blockbench.replay_render import format_for, format_report, write_report
-    from blockbench.replay_report import build_report
-    from blockbench.replay_run import parse_budget, run_replay
-    from blockbench.storage_url import mask_secrets
 
     if sum(map(bool, (results, storage, table_file))) > 1:
         raise UsageError("use one of --results DIR, --storage URL or --table FILE")
@@ -92,9 +97,6 @@ def _read(results: tuple[str, ...], storage: str | None, table_file: str | None
           ) -> tuple[list[Any], list[Any]]:
     from pathlib import Path
 
-    from blockbench.errors import UsageError
-    from blockbench.leaderboard import read_results
-    from blockbench.records import SEARCHES_FILE, RunRecord, SearchRecord, read_jsonl
 
     if storage:
         return read_results("", storage=storage)
@@ -117,9 +119,6 @@ def _read(results: tuple[str, ...], storage: str | None, table_file: str | None
 def _policies(names: tuple[str, ...], options: tuple[str, ...], components: Any
               ) -> tuple[list[Any], list[str]]:
     """The policies to replay, and a line for each default one that cannot be built here."""
-    from blockbench.errors import BlockbenchError, UsageError
-    from blockbench.options import parse_assignments
-    from blockbench.replay_run import PolicySpec
 
     by_label: dict[str, dict[str, Any]] = {}
     for key, value in parse_assignments(options, "--policy-option").items():

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import click
 
+from blockbench.cli.output import console, err_console, print_json
+from blockbench.store.listing import list_runs
+
 STATUSES = ("ok", "failed", "running")
 COLUMNS = ("run_hash", "backbone", "dataset", "partition", "target", "seed", "epochs", "status",
            "val_acc", "test_acc", "wall_seconds", "error")
 
 
-@click.command("runs")
+@click.command("runs",
+               short_help="List the runs a store holds: finished ones and those being trained.")
 @click.option("--storage", envvar="BLOCKBENCH_STORAGE", metavar="URL",
               help="Store to list: sqlite:///PATH.db or postgresql://... [env BLOCKBENCH_STORAGE].")
 @click.option("--results", metavar="DIR",
@@ -30,8 +34,6 @@ def runs_command(ctx: click.Context, storage: str | None, results: str | None, b
     from rich.markup import escape
     from rich.table import Table
 
-    from blockbench.cli.output import console, err_console, print_json
-    from blockbench.run_listing import list_runs
 
     if results and ctx.get_parameter_source("storage") == click.core.ParameterSource.ENVIRONMENT:
         storage = None  # an explicit --results beats the environment's store

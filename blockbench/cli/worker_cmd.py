@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import click
 
+from blockbench.cli.output import err_console
+from blockbench.plugin.manager import get_components
+from blockbench.search.progress import ProgressReporter
+from blockbench.search.worker import run_worker
+from blockbench.store.results_dir import ResultsDir
+from blockbench.store.run_store import Store
 
-@click.command("worker")
+
+@click.command("worker",
+               short_help="Train the queued runs and run the searches of a detached study.")
 @click.option("--storage", envvar="BLOCKBENCH_STORAGE", required=True, metavar="URL",
               help="The store holding the study: sqlite:///PATH.db or postgresql://... "
               "[env BLOCKBENCH_STORAGE, which keeps the password out of the process list].")
@@ -28,12 +36,6 @@ def worker_command(storage: str, study: str, poll: float, stale_after: float | N
     status 1 if a job could not be done (a failed training run is a result, not
     a failed job).
     """
-    from blockbench.cli.output import err_console
-    from blockbench.distributed import run_worker
-    from blockbench.plugins import get_components
-    from blockbench.progress import ProgressReporter
-    from blockbench.results import ResultsDir
-    from blockbench.store import Store
 
     store = Store(storage, stale_after=stale_after)
     results = ResultsDir(None, store=store)

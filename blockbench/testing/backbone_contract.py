@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from blockbench.backbone import PREPROCESSING_MODES, BackboneFactory, Weights
-from blockbench.errors import UsageError
+from blockbench.components.backbone import PREPROCESSING_MODES, BackboneFactory, Weights
+from blockbench.core.errors import UsageError
 from blockbench.testing.probe import check_registration
 
 UNKNOWN_OPTION = "no_such_option_xyz"
@@ -55,7 +55,7 @@ class BackboneContract:
 
     def test_factory_is_a_backbone_factory(self, backbone_factory: Any) -> None:
         assert isinstance(backbone_factory, BackboneFactory), (
-            f"{backbone_factory!r} is not a blockbench.backbone.BackboneFactory instance"
+            f"{backbone_factory!r} is not a blockbench.components.backbone.BackboneFactory instance"
         )
 
     def test_preprocessing_is_a_known_mode(self, backbone_factory: BackboneFactory) -> None:

@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from blockbench.dataset import SPLITS, DatasetFactory, DatasetSource, Example
-from blockbench.errors import UsageError
+from blockbench.components.dataset import SPLITS, DatasetFactory, DatasetSource, Example
+from blockbench.core.errors import UsageError
 from blockbench.testing.probe import check_registration
 
 UNKNOWN_OPTION = "no_such_option_xyz"
@@ -61,7 +61,7 @@ class DatasetContract:
 
     def test_factory_is_a_dataset_factory(self, dataset_factory: Any) -> None:
         assert isinstance(dataset_factory, DatasetFactory), (
-            f"{dataset_factory!r} is not a blockbench.dataset.DatasetFactory instance"
+            f"{dataset_factory!r} is not a blockbench.components.dataset.DatasetFactory instance"
         )
 
     def test_check_options_completes_defaults(self, dataset_factory: DatasetFactory) -> None:
@@ -90,7 +90,7 @@ class DatasetContract:
         assert len(set(names)) == len(names), f"duplicate class names in {names!r}"
         assert examples, "load() returned no examples"
         wrong = [type(e).__name__ for e in examples if not isinstance(e, Example)]
-        assert not wrong, f"examples must be blockbench.dataset.Example, got {wrong[:3]}"
+        assert not wrong, f"examples must be blockbench.components.dataset.Example, got {wrong[:3]}"
         bad = [e.ref for e in examples if not isinstance(e.image, bytes | np.ndarray)]
         assert not bad, f"images must be encoded bytes or uint8 arrays: {bad[:3]}"
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from blockbench.policy import Observation
+from blockbench.components.policy import Observation
+from blockbench.plugin import manager as plugins
 
 if TYPE_CHECKING:
     import keras
@@ -152,12 +153,11 @@ def use_entry_points(monkeypatch: pytest.MonkeyPatch, extra: Iterable[Any], *,
                      keep_installed: bool = True) -> None:
     """Make the plugin host see ``extra`` entry points (plus the installed ones) until the test ends.
 
-    Call :func:`blockbench.plugins.reset` (or use a fixture that does) before
+    Call :func:`blockbench.plugin.manager.reset` (or use a fixture that does) before
     loading components again.
     """
     from importlib import metadata
 
-    from blockbench import plugins
 
     extra = list(extra)
 

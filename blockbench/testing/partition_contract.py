@@ -7,8 +7,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from blockbench.errors import UsageError
-from blockbench.partition import PartitionError, PartitionStrategy, build_partition
+from blockbench.components.partition import PartitionError, PartitionStrategy, build_partition
+from blockbench.core.errors import UsageError
+from blockbench.testing.fakes import tiny_backbone
 from blockbench.testing.probe import check_registration
 
 UNKNOWN_PARAM = "no_such_param_xyz"
@@ -47,7 +48,6 @@ class PartitionContract:
     @pytest.fixture(scope="class")
     @classmethod
     def partition_model(cls) -> Any:
-        from blockbench.testing.fakes import tiny_backbone
 
         return tiny_backbone()
 
@@ -62,7 +62,7 @@ class PartitionContract:
 
     def test_strategy_is_a_partition_strategy(self, partition_strategy: Any) -> None:
         assert isinstance(partition_strategy, PartitionStrategy), (
-            f"{partition_strategy!r} is not a blockbench.partition.PartitionStrategy instance"
+            f"{partition_strategy!r} is not a blockbench.components.partition.PartitionStrategy instance"
         )
 
     def test_check_params_completes_defaults(self, partition_strategy: PartitionStrategy) -> None:

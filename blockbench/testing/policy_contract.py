@@ -7,9 +7,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from blockbench.errors import UsageError
-from blockbench.partition import quarter_of
-from blockbench.policy import Budget, Policy, PolicyResult, SearchSpace
+from blockbench.components.partition import quarter_of
+from blockbench.components.policy import Budget, Policy, PolicyResult, SearchSpace
+from blockbench.core.errors import UsageError
 from blockbench.testing.fakes import FakeEvaluator, landscapes, reversed_test
 from blockbench.testing.probe import check_registration
 

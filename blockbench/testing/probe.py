@@ -30,8 +30,8 @@ imported = time.perf_counter()
 after_import = sorted({m.split(".")[0] for m in sys.modules} & heavy)
 
 import pluggy
-from blockbench import hookspecs
-from blockbench.plugins import collect
+from blockbench.plugin import hookspecs
+from blockbench.plugin.manager import collect
 
 def type_name(obj):  # same as blockbench.testing.probe.type_name, without importing pytest
     target = obj if hasattr(obj, "__qualname__") else type(obj)

@@ -22,14 +22,14 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from blockbench.backbone import BackboneFactory, Weights
-from blockbench.errors import BlockbenchError, UsageError
-from blockbench.hookspecs import hookimpl
+from blockbench.components.backbone import BackboneFactory, Weights
+from blockbench.core.errors import BlockbenchError, UsageError
+from blockbench.plugin.hookspecs import hookimpl
+from blockbench.plugin.registry import BackboneRegistry
 
 if TYPE_CHECKING:
     import keras
 
-    from blockbench.registries import BackboneRegistry
 
 _KERAS_APPS = "https://storage.googleapis.com/tensorflow/keras-applications/"
 

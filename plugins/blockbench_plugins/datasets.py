@@ -12,9 +12,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from blockbench.dataset import DatasetFactory, DatasetSource, Example
-from blockbench.errors import BlockbenchError, UsageError
-from blockbench.hookspecs import hookimpl
+from blockbench.components.dataset import DatasetFactory, DatasetSource, Example
+from blockbench.core.errors import BlockbenchError, UsageError
+from blockbench.plugin.hookspecs import hookimpl
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 _EXTENSIONS_TEXT = ", ".join(e.lstrip(".") for e in IMAGE_EXTENSIONS)

@@ -17,10 +17,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from blockbench.backbone import BackboneFactory, Weights
-from blockbench.dataset import DatasetFactory, DatasetSource, Example
-from blockbench.errors import BlockbenchError, UsageError
-from blockbench.hookspecs import hookimpl
+from blockbench.components.backbone import BackboneFactory, Weights
+from blockbench.components.dataset import DatasetFactory, DatasetSource, Example
+from blockbench.core.errors import BlockbenchError, UsageError
+from blockbench.plugin.hookspecs import hookimpl
 from blockbench_plugins import demo_data
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ The measurement is one short training run (the head) plus a few
 forward/backward passes; it counts as one run and ``head_epochs`` epochs of
 the policy's budget. In replay, the signal comes from a real search that
 stored it (the ``signal`` in a gradient-rank search record); a table without
-one makes the evaluator raise :class:`~blockbench.policy.SignalUnavailable`.
+one makes the evaluator raise :class:`~blockbench.components.policy.SignalUnavailable`.
 TensorFlow is imported only inside :func:`measure_gradient_norms`.
 """
 
@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from blockbench.errors import BlockbenchError
-from blockbench.policy import (
+from blockbench.components.policy import (
     Budget,
     Evaluator,
     Policy,
@@ -32,12 +31,17 @@ from blockbench.policy import (
     Signal,
     SignalUnavailable,
     best_on_validation,
+    check_int,
+    full_epochs_of,
+    run_limit,
 )
-from blockbench.spec import block_target
-from blockbench_plugins.policies import check_int, full_epochs_of, run_limit
+from blockbench.core.errors import BlockbenchError
+from blockbench.core.spec import block_target
+from blockbench.data.preprocessing import preprocess
+from blockbench.train.problem import Problem
 
 if TYPE_CHECKING:
-    from blockbench.engine import Problem
+    pass
 
 SIGNAL = "gradient-norm"
 
@@ -52,7 +56,6 @@ def measure_gradient_norms(problem: Problem, seed: int, *, head_epochs: int, bat
     import keras
     import tensorflow as tf
 
-    from blockbench.preprocessing import preprocess
 
     head = problem.train(problem.spec("bl1", seed, epochs=head_epochs))
     if not head.ok:

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from blockbench.errors import BlockbenchError, UsageError
-from blockbench.policy import (
+from blockbench.components.policy import (
     Budget,
     Evaluator,
     Observation,
@@ -25,10 +24,13 @@ from blockbench.policy import (
     PolicyResult,
     SearchSpace,
     best_on_validation,
+    check_int,
+    full_epochs_of,
+    run_limit,
 )
-from blockbench.spec import block_target
-from blockbench.storage_url import mask_secrets
-from blockbench_plugins.policies import check_int, full_epochs_of, run_limit
+from blockbench.core.errors import BlockbenchError, UsageError
+from blockbench.core.spec import block_target
+from blockbench.store.url import mask_secrets
 
 if TYPE_CHECKING:
     import optuna

@@ -1,7 +1,7 @@
 """Built-in partition strategies: ``delimiter`` (the reference), ``stage`` and ``uniform``.
 
 All three walk the layers in the topological order Keras stores
-(:func:`blockbench.partition.layer_order`) and cut only between layers, so
+(:func:`blockbench.components.partition.layer_order`) and cut only between layers, so
 every block is a contiguous run of that order. A run of layers without
 trainable weights never forms a block of its own: it joins the block before
 it (it is the tail of that unit: an activation, a pooling, a residual ``Add``),
@@ -16,9 +16,14 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from blockbench.errors import UsageError, suggest
-from blockbench.hookspecs import hookimpl
-from blockbench.partition import PartitionError, PartitionStrategy, layer_order, trainable_count
+from blockbench.components.partition import (
+    PartitionError,
+    PartitionStrategy,
+    layer_order,
+    trainable_count,
+)
+from blockbench.core.errors import UsageError, suggest
+from blockbench.plugin.hookspecs import hookimpl
 from blockbench_plugins.stages import assign_units
 
 if TYPE_CHECKING:

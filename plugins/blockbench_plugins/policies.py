@@ -17,51 +17,22 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from blockbench.errors import UsageError
-from blockbench.hookspecs import hookimpl
-from blockbench.policy import (
+from blockbench.components.policy import (
     Budget,
     Evaluator,
     Policy,
     PolicyResult,
     SearchSpace,
     best_on_validation,
+    check_int,
+    full_epochs_of,
+    run_limit,
 )
-from blockbench.spec import REFERENCE_HPARAMS, block_target
-
-
-def full_epochs_of(evaluator: Evaluator) -> int:
-    """Epochs of a full run: the evaluator's ``full_epochs`` if it has one, else the protocol's."""
-    return int(getattr(evaluator, "full_epochs", REFERENCE_HPARAMS["epochs"]))
-
-
-def run_limit(space: SearchSpace, budget: Budget, full_epochs: int, default: int | None = None) -> int:
-    """How many full runs a run-cost policy may evaluate under ``budget``.
-
-    Args:
-        space: the search space (its last quarter sets the default).
-        budget: runs and/or epochs; each full run costs ``full_epochs`` epochs.
-        full_epochs: epochs of one full run.
-        default: the limit when the budget sets neither (None: the number of Q4 blocks).
-    """
-    limits = []
-    if budget.runs is not None:
-        limits.append(budget.runs)
-    if budget.epochs is not None:
-        limits.append(budget.epochs // max(full_epochs, 1))
-    if not limits:
-        limits.append(len(space.in_quarter(4)) if default is None else default)
-    return max(0, min(limits))
-
-
-def check_int(policy: str, name: str, value: Any, minimum: int, allow_none: bool = False) -> int | None:
-    """Validate an integer option; the error names the policy, the option and what is valid."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        valid = f"an integer >= {minimum}" + (" or omitted" if allow_none else "")
-        raise UsageError(f"option {name}={value!r} of policy {policy} is not valid; use {valid}")
-    return value
+from blockbench.core.spec import block_target
+from blockbench.plugin.hookspecs import hookimpl
+from blockbench_plugins.gradient_rank import GradientRank
+from blockbench_plugins.optuna_policies import OptunaGP, OptunaTPE
+from blockbench_plugins.successive_halving import SuccessiveHalving
 
 
 def evaluate_all(targets: list[str], evaluator: Evaluator) -> PolicyResult:
@@ -122,9 +93,6 @@ def _describe(factory: Any) -> str:
 
 @hookimpl
 def register_policies(register) -> None:  # type: ignore[no-untyped-def]
-    from blockbench_plugins.gradient_rank import GradientRank
-    from blockbench_plugins.optuna_policies import OptunaGP, OptunaTPE
-    from blockbench_plugins.successive_halving import SuccessiveHalving
 
     for name, factory in [
         ("exhaustive", Exhaustive), ("last-quarter", LastQuarter), ("last-block", LastBlock),

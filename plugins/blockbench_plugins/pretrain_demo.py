@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from blockbench_plugins import demo_data
+from blockbench_plugins.demo import build_demo_cnn
 
 DEFAULTS: dict[str, int | float] = {
     "n_per_class": 1000, "val_per_class": 100, "epochs": 12, "batch_size": 64,
@@ -63,7 +64,6 @@ def pretrain(out: Path, *, n_per_class: int = 1000, val_per_class: int = 100, ep
     import numpy as np
     import tensorflow as tf
 
-    from blockbench_plugins.demo import build_demo_cnn
 
     start = time.perf_counter()
     keras.utils.set_random_seed(seed)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from blockbench.errors import UsageError
+from blockbench.core.errors import UsageError
 
 if TYPE_CHECKING:
     import keras

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from blockbench.errors import UsageError
+from blockbench.core.errors import UsageError
 
 #: Naming families: regular expressions whose first non-empty group names a unit.
 FAMILIES: dict[str, tuple[str, ...]] = {

@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from blockbench.errors import UsageError
-from blockbench.policy import (
+from blockbench.components.policy import (
     Budget,
     Evaluator,
     Observation,
@@ -21,9 +20,11 @@ from blockbench.policy import (
     PolicyResult,
     SearchSpace,
     best_on_validation,
+    check_int,
+    full_epochs_of,
 )
-from blockbench.spec import block_target
-from blockbench_plugins.policies import check_int, full_epochs_of
+from blockbench.core.errors import UsageError
+from blockbench.core.spec import block_target
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from blockbench.cli.main import cli
-from blockbench.policy import Signal
-from blockbench.spec import block_target
+from blockbench.components.policy import Signal
+from blockbench.core.spec import block_target
 from tests.factories import make_search, write_results
 from tests.replay_tables import table_runs
 
@@ -146,7 +146,7 @@ def test_asking_for_optuna_gp_without_torch_says_what_to_install(results) -> Non
 @pytest.mark.slow
 def test_a_real_compare_then_its_replay(monkeypatch, tmp_path) -> None:
     """compare stores an exhaustive table and gradient-rank's signal; replay serves both."""
-    from blockbench.plugins import get_components
+    from blockbench.plugin.manager import get_components
     from tests.engine_fixtures import components
 
     installed = get_components()
@@ -158,7 +158,7 @@ def test_a_real_compare_then_its_replay(monkeypatch, tmp_path) -> None:
                 base.policies.add(entry.name, entry.factory, description=entry.description)
         return base
 
-    monkeypatch.setattr("blockbench.plugins.get_components", with_policies)
+    monkeypatch.setattr("blockbench.plugin.manager.get_components", with_policies)
     out = tmp_path / "results"
     compare = CliRunner().invoke(cli, [
         "compare", "-b", "tiny-net", "-d", "blobs", "-p", "by-stage", "--weights", "none",

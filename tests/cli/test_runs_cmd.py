@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from blockbench.cli.main import cli
-from blockbench.records import RUNS_FILE, write_jsonl
-from blockbench.store import Store
+from blockbench.core.records import RUNS_FILE, write_jsonl
+from blockbench.store.run_store import Store
 from tests.factories import make_run, make_spec
 
 

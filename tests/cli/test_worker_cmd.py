@@ -6,11 +6,10 @@ import pytest
 from click.testing import CliRunner
 
 from blockbench.cli.main import cli
-from blockbench.compare import PolicyRequest
-from blockbench.engine import Task
-from blockbench.split import SplitConfig
-from blockbench.store import Store
-from blockbench.workqueue import RUN_JOB, StudyDefinition, WorkQueue
+from blockbench.core.task import SplitConfig, Task
+from blockbench.search.compare import PolicyRequest
+from blockbench.search.queue import RUN_JOB, StudyDefinition, WorkQueue
+from blockbench.store.run_store import Store
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ def small_input_size(factory: Any) -> int:
 @pytest.fixture(scope="session")
 def build_backbone():
     """``build_backbone(name, input_size=None)``: a backbone with random weights, cached per session."""
-    from blockbench.backbone import Weights
-    from blockbench.plugins import get_components
+    from blockbench.components.backbone import Weights
+    from blockbench.plugin.manager import get_components
 
     def build(name: str, input_size: int | None = None) -> Any:
         entry = get_components().backbones.get(name)

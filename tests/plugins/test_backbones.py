@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from blockbench_plugins.backbones import ARCHITECTURES, WeightsFile
 
-from blockbench.backbone import Weights
-from blockbench.errors import BlockbenchError, UnknownNameError, UsageError
-from blockbench.plugins import get_components
-from blockbench.preprocessing import preprocess
+from blockbench.components.backbone import Weights
+from blockbench.core.errors import BlockbenchError, UnknownNameError, UsageError
+from blockbench.data.preprocessing import preprocess
+from blockbench.plugin.manager import get_components
 
 # name -> (keras.applications class name, keras.applications module, preprocessing)
 EXPECTED = {
@@ -79,7 +79,7 @@ def test_description_is_one_line_with_params_and_year(name: str) -> None:
 
 def test_loading_the_plugin_does_not_import_tensorflow() -> None:
     code = (
-        "import sys; from blockbench.registry import Registry; "
+        "import sys; from blockbench.plugin.registry import Registry; "
         "from blockbench_plugins import backbones; registry = Registry('backbone'); "
         "backbones.register_backbones(register=registry); assert len(registry) == 15; "
         "sys.exit(int(any(m in sys.modules for m in ('tensorflow', 'keras'))))"

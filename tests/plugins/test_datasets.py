@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from blockbench_plugins.datasets import ImageFolder, TFDSDataset
 
-from blockbench import data
-from blockbench.errors import BlockbenchError, UsageError
-from blockbench.split import SplitConfig
+from blockbench.core.errors import BlockbenchError, UsageError
+from blockbench.core.task import SplitConfig
+from blockbench.data import prepare as data
 from blockbench.testing import DatasetContract
 
 
@@ -26,7 +26,7 @@ def _fresh_cache() -> Iterator[None]:
 
 
 def test_registered_names_and_alias() -> None:
-    from blockbench.plugins import get_components
+    from blockbench.plugin.manager import get_components
 
     datasets = get_components().datasets
     for name in ("oxford-flowers102", "caltech101", "tf-flowers", "image-folder"):
@@ -75,7 +75,7 @@ def test_tfds_not_prepared_offline(tmp_path: Path) -> None:
 def test_tfds_load_and_decode_mocked(tfds_name: str, n_classes: int, splits: list) -> None:
     import tensorflow_datasets as tfds
 
-    from blockbench.plugins import get_components
+    from blockbench.plugin.manager import get_components
 
     factory = get_components().datasets.get(tfds_name).factory
     with tfds.testing.mock_data(num_examples=4, policy=tfds.testing.MockPolicy.USE_CODE):
@@ -97,7 +97,7 @@ def test_tfds_load_and_decode_mocked(tfds_name: str, n_classes: int, splits: lis
 def test_tf_flowers_prepare_mocked() -> None:
     import tensorflow_datasets as tfds
 
-    from blockbench.plugins import get_components
+    from blockbench.plugin.manager import get_components
 
     entry = get_components().datasets.get("tf-flowers")
     with tfds.testing.mock_data(num_examples=40, policy=tfds.testing.MockPolicy.USE_CODE):
@@ -270,7 +270,7 @@ class TestImageFolderContract(DatasetContract):
 def test_image_folder_max_per_class_subsamples_deterministically(assets_dir):
     from blockbench_plugins.datasets import ImageFolder
 
-    from blockbench.errors import UsageError
+    from blockbench.core.errors import UsageError
 
     folder = ImageFolder()
     path = str(assets_dir / "flowers5")

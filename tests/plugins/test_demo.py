@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from blockbench_plugins import demo, demo_data, pretrain_demo
 
-from blockbench.backbone import Weights
-from blockbench.errors import UsageError
-from blockbench.plugins import get_components
-from blockbench.split import SplitConfig, make_split
+from blockbench.components.backbone import Weights
+from blockbench.core.errors import UsageError
+from blockbench.core.task import SplitConfig
+from blockbench.data.split import make_split
+from blockbench.plugin.manager import get_components
 
 WEIGHTS_FILE = Path(demo.__file__).parent / demo.WEIGHTS_RESOURCE
 
@@ -163,7 +164,7 @@ def test_file_weights_load_and_a_foreign_file_is_a_usage_error(tmp_path: Path) -
 
 @pytest.mark.tf
 def test_delimiter_partition_makes_one_block_per_conv_stage() -> None:
-    from blockbench.partition import build_partition
+    from blockbench.components.partition import build_partition
 
     model = demo.DemoCNN().build(Weights.parse("none"), 32)
     strategy = get_components().partitions.get("delimiter").factory

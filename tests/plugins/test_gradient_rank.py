@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from blockbench_plugins.gradient_rank import SIGNAL, GradientRank, measure_gradient_norms
 
-from blockbench.errors import UsageError
-from blockbench.partition import quarter_of
-from blockbench.policy import Budget, SearchSpace, Signal, SignalUnavailable
+from blockbench.components.partition import quarter_of
+from blockbench.components.policy import Budget, SearchSpace, Signal, SignalUnavailable
+from blockbench.core.errors import UsageError
 from blockbench.testing import FakeEvaluator, PolicyContract
 
 
@@ -92,11 +92,11 @@ def test_bad_options_are_usage_errors(options: dict) -> None:
 def test_the_real_signal_on_a_tiny_model_and_its_cost_in_a_search(tmp_path) -> None:
     from rich.console import Console
 
-    from blockbench.engine import Engine, Task
-    from blockbench.evaluator import CostTracker, TrainingEvaluator
-    from blockbench.progress import ProgressReporter
-    from blockbench.results import ResultsDir
-    from blockbench.split import SplitConfig
+    from blockbench.core.task import SplitConfig, Task
+    from blockbench.search.evaluator import CostTracker, TrainingEvaluator
+    from blockbench.search.progress import ProgressReporter
+    from blockbench.store.results_dir import ResultsDir
+    from blockbench.train.engine import Engine
     from tests.engine_fixtures import components
 
     task = Task(backbone="tiny-net", dataset="blobs", split=SplitConfig(), partition="by-stage",

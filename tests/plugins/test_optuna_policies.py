@@ -8,9 +8,9 @@ import pytest
 from blockbench_plugins import optuna_policies
 from blockbench_plugins.optuna_policies import OptunaGP, OptunaTPE, nearest_unevaluated
 
-from blockbench.errors import BlockbenchError, UsageError
-from blockbench.partition import quarter_of
-from blockbench.policy import Budget, SearchSpace
+from blockbench.components.partition import quarter_of
+from blockbench.components.policy import Budget, SearchSpace
+from blockbench.core.errors import BlockbenchError, UsageError
 from blockbench.testing import FakeEvaluator, PolicyContract
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None

@@ -18,9 +18,14 @@ from blockbench_plugins.partitions import (
 )
 from blockbench_plugins.stages import recognise
 
-from blockbench.errors import UsageError
-from blockbench.partition import PartitionError, build_partition, layer_order, trainable_count
-from blockbench.plugins import get_components
+from blockbench.components.partition import (
+    PartitionError,
+    build_partition,
+    layer_order,
+    trainable_count,
+)
+from blockbench.core.errors import UsageError
+from blockbench.plugin.manager import get_components
 from blockbench.testing import PartitionContract
 
 PLUGIN = "blockbench_plugins.partitions"

@@ -8,13 +8,12 @@ from blockbench_plugins.policies import (
     LastBlock,
     LastQuarter,
     RandomBlocks,
-    run_limit,
 )
 
-from blockbench.errors import UsageError
-from blockbench.partition import quarter_of
-from blockbench.plugins import get_components
-from blockbench.policy import Budget, SearchSpace
+from blockbench.components.partition import quarter_of
+from blockbench.components.policy import Budget, SearchSpace, run_limit
+from blockbench.core.errors import UsageError
+from blockbench.plugin.manager import get_components
 from blockbench.testing import FakeEvaluator, PolicyContract
 
 BUILTIN = ("exhaustive", "last-quarter", "last-block", "random", "optuna-tpe", "optuna-gp",

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from blockbench_plugins import regnet
 
-from blockbench.errors import UsageError
+from blockbench.core.errors import UsageError
 
 SIZE = 64
 # (variant, include_top): both no-top backbones, and the classifier once.

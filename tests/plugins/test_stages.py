@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from blockbench_plugins.stages import FAMILIES, assign_units, recognise, unit_keys
 
-from blockbench.errors import UsageError
+from blockbench.core.errors import UsageError
 
 
 @pytest.mark.parametrize(("family", "name", "unit"), [

@@ -12,9 +12,9 @@ from blockbench_plugins.successive_halving import (
     schedule,
 )
 
-from blockbench.errors import UsageError
-from blockbench.partition import quarter_of
-from blockbench.policy import Budget, SearchSpace
+from blockbench.components.partition import quarter_of
+from blockbench.components.policy import Budget, SearchSpace
+from blockbench.core.errors import UsageError
 from blockbench.testing import FakeEvaluator, PolicyContract
 
 

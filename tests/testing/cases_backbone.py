@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from blockbench.backbone import BackboneFactory, Weights
-from blockbench.hookspecs import hookimpl
+from blockbench.components.backbone import BackboneFactory, Weights
+from blockbench.plugin.hookspecs import hookimpl
 from blockbench.testing import BackboneContract, tiny_backbone
 
 

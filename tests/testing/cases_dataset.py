@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from blockbench.dataset import DatasetFactory, DatasetSource, Example
-from blockbench.hookspecs import hookimpl
+from blockbench.components.dataset import DatasetFactory, DatasetSource, Example
+from blockbench.plugin.hookspecs import hookimpl
 from blockbench.testing import DatasetContract
 
 

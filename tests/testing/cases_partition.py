@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from blockbench.hookspecs import hookimpl
-from blockbench.partition import PartitionStrategy, layer_order
+from blockbench.components.partition import PartitionStrategy, layer_order
+from blockbench.plugin.hookspecs import hookimpl
 from blockbench.testing import PartitionContract
 
 

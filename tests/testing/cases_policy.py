@@ -6,8 +6,7 @@ import itertools
 import random
 from typing import Any
 
-from blockbench.hookspecs import hookimpl
-from blockbench.policy import (
+from blockbench.components.policy import (
     Budget,
     Observation,
     Policy,
@@ -15,6 +14,7 @@ from blockbench.policy import (
     SearchSpace,
     best_on_validation,
 )
+from blockbench.plugin.hookspecs import hookimpl
 from blockbench.testing import PolicyContract
 
 

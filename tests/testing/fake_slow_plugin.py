@@ -7,7 +7,7 @@ from typing import Any
 
 from cases_backbone import GoodNet
 
-from blockbench.hookspecs import hookimpl
+from blockbench.plugin.hookspecs import hookimpl
 from blockbench.testing.probe import MAX_REGISTER_SECONDS
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import tensorflow  # noqa: F401  (the defect under test)
 from cases_backbone import GoodNet
 
-from blockbench.hookspecs import hookimpl
+from blockbench.plugin.hookspecs import hookimpl
 
 
 @hookimpl

@@ -9,7 +9,7 @@ import blockbench_example.plugin
 import click
 import pytest
 
-from blockbench import plugins
+from blockbench.plugin import manager as plugins
 from blockbench.testing import FakeEntryPoint, use_entry_points
 
 

@@ -15,7 +15,7 @@ from blockbench_example.stripes import Stripes
 if TYPE_CHECKING:
     import click
 
-    from blockbench.registries import DatasetRegistry, PartitionRegistry
+    from blockbench.hookspecs import DatasetRegistry, PartitionRegistry
 
 
 @hookimpl

@@ -1,0 +1,1 @@
+"""The component contracts: backbones, datasets, partitions and policies."""

@@ -1,0 +1,1 @@
+"""The core: errors, options, run identity, tasks, records and their file formats."""

@@ -1,0 +1,1 @@
+"""Data: turn a registered dataset into decoded, split, preprocessed arrays."""

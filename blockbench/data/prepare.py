@@ -1,0 +1,301 @@
+"""Turn a registered dataset into arrays: decode, resize, cache, split.
+
+Images are decoded with TensorFlow (imported lazily) in a parallel
+``tf.data`` pipeline, converted to RGB (grayscale is replicated, alpha is
+dropped, animations give their first frame) and squashed to S x S without
+cropping, as Keras' ``image_dataset_from_directory`` does by default. The
+resize is bilinear *with* antialiasing, so downscaling large photos to small
+inputs does not alias, and the float result is rounded to uint8 (antialiased
+bilinear weights are non-negative, so values stay in range; the cast saturates
+anyway). Undecodable images are skipped, counted and listed in the notes.
+
+The decoded array is cached per process and, when a ``cache_dir`` is given,
+on disk as ``.npy`` (images) plus ``.json`` (labels and the rest), keyed by
+the dataset's name, fingerprint, options, the input size and
+:data:`PIPELINE_VERSION`, so a search reuses one array for all its runs and a
+repeated command line does not decode again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from blockbench.components.dataset import SPLITS, DatasetFactory, DatasetSource
+from blockbench.core.errors import BlockbenchError, UsageError
+from blockbench.core.task import SplitConfig
+from blockbench.data.split import make_split
+
+#: Bump when decoding or resizing changes what the arrays hold (invalidates disk caches).
+PIPELINE_VERSION = 1
+_LISTED_REFS = 20
+_BATCH = 128
+
+
+@dataclass
+class Decoded:
+    """A dataset decoded at one input size: what the caches hold."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: list[str]
+    official: list[str | None] | None
+    skipped: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PreparedData:
+    """A dataset ready for training: uint8 images, labels and the split.
+
+    Attributes:
+        images: uint8 array (N, S, S, 3), read-only (it may be shared by a cache).
+        labels: int64 class indices (N,).
+        class_names: names of the classes, indexed by label.
+        indices: sorted example indices for "train", "val" and "test".
+        fingerprint: the dataset's content identity (for the run hash).
+        split_identity: how the split was made (for the run hash).
+        skipped: images that could not be read or decoded.
+        notes: remarks to report (e.g. which images were skipped).
+        input_size: S, the side of every image.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: list[str]
+    indices: dict[str, np.ndarray]
+    fingerprint: str
+    split_identity: dict[str, Any]
+    skipped: int = 0
+    notes: list[str] = field(default_factory=list)
+    input_size: int = 0
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    def x(self, split: str) -> np.ndarray:
+        """Images of one split (a copy, in index order)."""
+        return self.images[self._index(split)]
+
+    def y(self, split: str) -> np.ndarray:
+        """Labels of one split."""
+        return self.labels[self._index(split)]
+
+    def _index(self, split: str) -> np.ndarray:
+        if split not in self.indices:
+            raise UsageError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+        return self.indices[split]
+
+
+_MEMORY: dict[str, Decoded] = {}
+
+
+def clear_cache() -> None:
+    """Forget the decoded datasets held in this process."""
+    _MEMORY.clear()
+
+
+def prepare(
+    name: str,
+    factory: DatasetFactory,
+    options: Mapping[str, Any],
+    input_size: int,
+    split: SplitConfig,
+    *,
+    cache_dir: str | Path | None = None,
+) -> PreparedData:
+    """Load, decode, resize and split a dataset (decoding at most once per key).
+
+    Args:
+        name: the registered dataset name (for messages and the cache key).
+        factory: the registered factory.
+        options: the user's dataset options (checked and completed here).
+        input_size: side S of the square images.
+        split: how to split.
+        cache_dir: where to keep decoded arrays between processes (None: no disk cache).
+    """
+    if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 1:
+        raise UsageError(f"input size {input_size!r} is not valid; use a positive number of pixels")
+    options = factory.check_options(options)
+    source = factory.load(**options)
+    key = cache_key(name, source.fingerprint, options, input_size)
+    extra_notes: list[str] = []
+    decoded = _MEMORY.get(key)
+    if decoded is None and cache_dir is not None:
+        decoded = _read_disk(Path(cache_dir), key, input_size)
+    if decoded is None:
+        decoded = decode_source(source, input_size, name=name)
+        if cache_dir is not None:
+            try:
+                _write_disk(Path(cache_dir), key, decoded)
+            except OSError as exc:
+                extra_notes.append(f"could not write the dataset cache in {cache_dir}: {exc}")
+    _MEMORY[key] = decoded
+
+    if split.kind == "official" and decoded.official is None:
+        raise UsageError(f"dataset {name!r} has no official split; use a stratified split")
+    official = decoded.official if split.kind == "official" else None
+    indices = make_split(decoded.labels, split, official, class_names=decoded.class_names)
+    carved = official is not None and "val" not in set(official)
+    return PreparedData(
+        images=decoded.images,
+        labels=decoded.labels,
+        class_names=list(decoded.class_names),
+        indices=indices,
+        fingerprint=source.fingerprint,
+        split_identity=split.identity(carved_val=carved),
+        skipped=decoded.skipped,
+        notes=[*decoded.notes, *extra_notes],
+        input_size=input_size,
+    )
+
+
+def cache_key(name: str, fingerprint: str, options: Mapping[str, Any], input_size: int) -> str:
+    """Hex digest identifying one decoded array."""
+    identity = {"name": name, "fingerprint": fingerprint, "options": dict(options),
+                "input_size": input_size, "pipeline": PIPELINE_VERSION}
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def decode_source(source: DatasetSource, input_size: int, *, name: str = "dataset") -> Decoded:
+    """Consume a source's examples and decode them to (N, S, S, 3) uint8."""
+    payloads: list[bytes | np.ndarray] = []
+    labels: list[int] = []
+    splits: list[str | None] = []
+    refs: list[str] = []
+    n_classes = len(source.class_names)
+    for i, example in enumerate(source.examples):
+        if not 0 <= int(example.label) < n_classes:
+            raise BlockbenchError(f"dataset {name!r} gave label {example.label} for "
+                                  f"{example.ref or i}; it has {n_classes} classes")
+        if example.split is not None and example.split not in SPLITS:
+            raise BlockbenchError(f"dataset {name!r} gave split {example.split!r} for "
+                                  f"{example.ref or i}; valid: {', '.join(SPLITS)}")
+        payloads.append(example.image)
+        labels.append(int(example.label))
+        splits.append(example.split)
+        refs.append(example.ref or f"#{i}")
+    # Read after consuming: a lazy factory counts the files it could not read as it goes.
+    skipped, notes = source.skipped, list(source.notes)
+    images, ok = decode_images(payloads, input_size)
+    bad = [refs[i] for i in np.flatnonzero(~ok)]
+    if bad:
+        listed = ", ".join(bad[:_LISTED_REFS])
+        more = f" and {len(bad) - _LISTED_REFS} more" if len(bad) > _LISTED_REFS else ""
+        notes.append(f"skipped {len(bad)} undecodable image(s): {listed}{more}")
+        images = images[ok]
+    if len(images) == 0:
+        raise BlockbenchError(f"dataset {name!r} has no decodable image "
+                              f"({len(bad) + skipped} skipped)")
+    images.flags.writeable = False
+    keep = np.flatnonzero(ok)
+    official = [splits[i] for i in keep] if source.has_official_split else None
+    return Decoded(images, np.asarray(labels, dtype=np.int64)[keep], list(source.class_names),
+                   official, skipped + len(bad), notes)
+
+
+def decode_images(payloads: Sequence[bytes | np.ndarray], input_size: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Decode and resize encoded images or arrays; returns (images, decoded-ok mask)."""
+    import tensorflow as tf
+
+    size = int(input_size)
+    out = np.zeros((len(payloads), size, size, 3), dtype=np.uint8)
+    ok = np.zeros(len(payloads), dtype=bool)
+    encoded = [i for i, p in enumerate(payloads) if isinstance(p, (bytes, bytearray))]
+    if encoded:
+        def decode(index: Any, blob: Any) -> tuple[Any, Any]:
+            image = tf.io.decode_image(blob, channels=3, expand_animations=False)
+            return index, _resize(tf, image, size)
+
+        blobs = tf.constant([bytes(payloads[i]) for i in encoded], dtype=tf.string)
+        dataset = (tf.data.Dataset.from_tensor_slices((tf.constant(encoded, tf.int64), blobs))
+                   .map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+                   .ignore_errors()  # a corrupt image drops out; its index shows it was skipped
+                   .batch(_BATCH))
+        for index, batch in dataset.as_numpy_iterator():
+            out[index] = batch
+            ok[index] = True
+    by_shape: dict[tuple[int, ...], list[tuple[int, np.ndarray]]] = {}
+    for i, payload in enumerate(payloads):
+        if not isinstance(payload, (bytes, bytearray)):
+            rgb = _as_rgb(payload)
+            if rgb is not None:
+                by_shape.setdefault(rgb.shape, []).append((i, rgb))
+    for shape, items in by_shape.items():
+        for start in range(0, len(items), _BATCH):
+            chunk = items[start:start + _BATCH]
+            index = [i for i, _ in chunk]
+            batch = np.stack([a for _, a in chunk])
+            out[index] = batch if shape[:2] == (size, size) else _resize(tf, batch, size).numpy()
+            ok[index] = True
+    return out, ok
+
+
+def _resize(tf: Any, images: Any, size: int) -> Any:
+    resized = tf.image.resize(images, (size, size), method="bilinear", antialias=True)
+    return tf.saturate_cast(tf.round(resized), tf.uint8)
+
+
+def _as_rgb(array: Any) -> np.ndarray | None:
+    """A uint8 HxWx3 view of a decoded image, or None if it is not one."""
+    a = np.asarray(array)
+    if a.dtype != np.uint8:
+        return None
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3 or a.shape[0] == 0 or a.shape[1] == 0 or a.shape[2] not in (1, 3, 4):
+        return None
+    if a.shape[2] == 1:
+        return np.repeat(a, 3, axis=2)
+    return a[..., :3]
+
+
+def _paths(cache_dir: Path, key: str) -> tuple[Path, Path]:
+    return cache_dir / f"dataset-{key}.npy", cache_dir / f"dataset-{key}.json"
+
+
+def _read_disk(cache_dir: Path, key: str, input_size: int) -> Decoded | None:
+    """The cached array, or None if absent or unusable (then it is rebuilt)."""
+    npy, meta_path = _paths(cache_dir, key)
+    try:
+        meta = json.loads(meta_path.read_text())
+        images = np.load(npy, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or not {"labels", "class_names", "official", "skipped",
+                                          "notes"} <= set(meta):
+        return None
+    if images.dtype != np.uint8 or images.shape != (len(meta["labels"]), input_size, input_size, 3):
+        return None
+    return Decoded(images, np.asarray(meta["labels"], dtype=np.int64), meta["class_names"],
+                   meta["official"], meta["skipped"], meta["notes"])
+
+
+def _write_disk(cache_dir: Path, key: str, decoded: Decoded) -> None:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    npy, meta_path = _paths(cache_dir, key)
+    meta = {"labels": decoded.labels.tolist(), "class_names": decoded.class_names,
+            "official": decoded.official, "skipped": decoded.skipped, "notes": decoded.notes}
+    # Images first, metadata last and each renamed into place: a reader never
+    # pairs a half-written array with metadata.
+    for target, write in ((npy, lambda f: np.save(f, decoded.images)),
+                          (meta_path, lambda f: f.write(json.dumps(meta).encode()))):
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                write(handle)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

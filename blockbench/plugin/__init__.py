@@ -1,0 +1,1 @@
+"""The plugin host: hook declarations, the plugin manager and the registries."""

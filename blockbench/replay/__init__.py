@@ -1,0 +1,1 @@
+"""Replay: evaluate policies against exhaustive tables at no training cost."""

@@ -1,0 +1,1 @@
+"""Reports: the leaderboard, its renderers, the CI check and plots."""

@@ -1,0 +1,187 @@
+"""Figures of a leaderboard: accuracy per block, quarters, anytime regret, critical differences.
+
+matplotlib is an optional extra (``pip install 'blockbench[plots]'``),
+imported only when a figure is drawn, always with the headless Agg backend.
+Every function writes one PNG or SVG file, chosen by the path's suffix.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from blockbench.core.errors import BlockbenchError, UsageError
+from blockbench.report.leaderboard import Leaderboard
+from blockbench.report.regret import RegretPoint, regret_curves
+from blockbench.stats.grouping import method_label
+from blockbench.stats.table_stats import TableStats
+
+if TYPE_CHECKING:
+    pass
+    pass
+
+SUFFIXES = (".png", ".svg")
+_BASELINE_STYLE = {"bl1": ("tab:gray", "--"), "bl2": ("tab:red", ":")}
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend, or a one-line error saying how to install it."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise BlockbenchError("plots need matplotlib: pip install 'blockbench[plots]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def check_path(path: str | os.PathLike[str]) -> Path:
+    path = Path(path)
+    if path.suffix.lower() not in SUFFIXES:
+        raise UsageError(f"cannot draw {str(path)!r}: use a file name ending in .png or .svg")
+    return path
+
+
+def _save(fig: Any, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    pyplot().close(fig)
+    return path
+
+
+def _panels(count: int, width: float = 4.5, height: float = 3.2) -> tuple[Any, list[Any]]:
+    cols = min(3, count)
+    rows = math.ceil(count / cols)
+    fig, axes = pyplot().subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    flat = [ax for row in axes for ax in row]
+    for ax in flat[count:]:
+        ax.set_visible(False)
+    return fig, flat[:count]
+
+
+def _title(table: TableStats) -> str:
+    k = table.key
+    return f"{k.backbone}{f' ({k.variant})' if k.variant else ''}\n" \
+           f"{k.dataset} · {k.partition or '-'} · {k.weights} · {k.input_size}px"
+
+
+def _tables_with_blocks(board: Leaderboard) -> list[TableStats]:
+    tables = [t for t in board.tables if t.blocks]
+    if not tables:
+        raise BlockbenchError("no block runs in these results: nothing to plot per block")
+    return tables
+
+
+def plot_blocks(board: Leaderboard, path: str | os.PathLike[str]) -> Path:
+    """Test accuracy of each block (mean ± sd over seeds), BL1 and BL2 as horizontal lines."""
+    path = check_path(path)
+    tables = _tables_with_blocks(board)
+    fig, axes = _panels(len(tables))
+    for ax, table in zip(axes, tables, strict=True):
+        index = sorted(table.blocks)
+        means = [table.blocks[i][1].mean for i in index]
+        sds = [table.blocks[i][1].sd or 0.0 for i in index]
+        ax.errorbar(index, means, yerr=sds, fmt="o-", ms=3, capsize=2, color="tab:blue", label="block")
+        for ref, (color, style) in _BASELINE_STYLE.items():
+            stats = table.method(ref)
+            if stats and stats.summary.mean is not None:
+                mean, sd = stats.summary.mean, stats.summary.sd or 0.0
+                ax.axhline(mean, color=color, linestyle=style, label=method_label(ref))
+                ax.axhspan(mean - sd, mean + sd, color=color, alpha=0.12, lw=0)
+        ax.set(title=_title(table), xlabel="block", ylabel="test accuracy")
+        ax.title.set_fontsize(9)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_quarters(board: Leaderboard, path: str | os.PathLike[str]) -> Path:
+    """Box plots of per-block mean test accuracy by quarter, beside BL1 and BL2 over seeds."""
+    path = check_path(path)
+    tables = _tables_with_blocks(board)
+    fig, axes = _panels(len(tables))
+    for ax, table in zip(axes, tables, strict=True):
+        data, labels = [], []
+        for ref in ("bl1", "bl2"):
+            stats = table.method(ref)
+            if stats and stats.values:
+                data.append(list(stats.values.values()))
+                labels.append(method_label(ref))
+        for q in range(1, 5):
+            values = [s.mean for qq, s in table.blocks.values() if qq == q and s.mean is not None]
+            if values:
+                data.append(values)
+                labels.append(f"Q{q}")
+        boxes = ax.boxplot(data, patch_artist=True)
+        ax.set_xticks(range(1, len(labels) + 1), labels)
+        for patch, label in zip(boxes["boxes"], labels, strict=True):
+            patch.set_facecolor("tab:gray" if label.startswith("BL") else "tab:blue")
+            patch.set_alpha(0.35)
+        ax.set(title=_title(table), ylabel="test accuracy")
+        ax.title.set_fontsize(9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_regret(points: list[RegretPoint], path: str | os.PathLike[str]) -> Path:
+    """Anytime regret (mean over tables and seeds) against budget, one line per policy."""
+    path = check_path(path)
+    curves = regret_curves(points)
+    fig, ax = pyplot().subplots(figsize=(6, 4))
+    for policy, curve in curves.items():
+        budgets = [c[0] for c in curve]
+        ax.plot(budgets, [c[1] for c in curve], marker="o", ms=3, label=policy)
+        ax.fill_between(budgets, [c[2] for c in curve], [c[3] for c in curve], alpha=0.15)
+    ax.set(xlabel="budget", ylabel="regret (best accuracy - pick's accuracy)",
+           title="Anytime regret (mean, band: min-max)")
+    ax.axhline(0, color="black", lw=0.5)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_critical_difference(board: Leaderboard, path: str | os.PathLike[str]) -> Path:
+    """Demšar's critical-difference diagram: average ranks, Nemenyi CD, groups not told apart."""
+    path = check_path(path)
+    r = board.ranking
+    if r.critical_difference is None:
+        reason = "; ".join(r.notes) or "the Friedman test was not run"
+        raise BlockbenchError(f"no critical-difference diagram: {reason}")
+    names, ranks = r.methods, [r.average_ranks[m] for m in r.methods]
+    k, cd, half = len(names), r.critical_difference, math.ceil(len(names) / 2)
+    cliques = _cliques(ranks, cd)
+    top = 0.3 + 0.2 * len(cliques)  # room under the axis for the clique bars
+    fig, ax = pyplot().subplots(figsize=(8, 1.4 + 0.3 * half + 0.15 * len(cliques)))
+    ax.set_axis_off()
+    ax.set_xlim(0.3, k + 0.7)
+    ax.set_ylim(-(top + 0.5 + 0.8 * half), 1.4)
+    ax.hlines(0, 1, k, color="black")
+    for tick in range(1, k + 1):
+        ax.vlines(tick, 0, 0.12, color="black")
+        ax.text(tick, 0.2, str(tick), ha="center", va="bottom", fontsize=8)
+    ax.hlines(0.95, 1, 1 + cd, color="black", lw=2)
+    ax.text(1 + cd / 2, 1.05, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=8)
+    for i, (name, rank) in enumerate(zip(names, ranks, strict=True)):
+        left = i < half
+        depth = -(top + 0.8 * (i + 1 if left else k - i))
+        edge = 0.4 if left else k + 0.6
+        ax.plot([rank, rank, edge], [0, depth, depth], color="black", lw=0.8)
+        ax.text(edge, depth + 0.05, f"{method_label(name)} ({rank:.2f})", fontsize=8,
+                ha="left" if left else "right", va="bottom")
+    for g, (i, j) in enumerate(cliques):
+        ax.hlines(-0.2 - 0.2 * g, ranks[i] - 0.05, ranks[j] + 0.05, color="black", lw=2.5)
+    p = "not run" if r.p_value is None else f"{r.p_value:.3g}"
+    ax.set_title(f"Friedman p = {p}, {len(r.tables)} tables (alpha = {r.alpha})", fontsize=9)
+    return _save(fig, path)
+
+
+def _cliques(ranks: list[float], cd: float) -> list[tuple[int, int]]:
+    """Maximal runs of sorted ranks spanning no more than the critical difference."""
+    groups: list[tuple[int, int]] = []
+    for i in range(len(ranks)):
+        j = max(j for j in range(i, len(ranks)) if ranks[j] - ranks[i] <= cd)
+        if j > i and not any(a <= i and j <= b for a, b in groups):
+            groups.append((i, j))
+    return groups

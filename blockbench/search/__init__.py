@@ -1,0 +1,1 @@
+"""Searches: settings, the compare driver, evaluators, progress and the work queue."""

@@ -1,0 +1,1 @@
+"""Statistics: grouping runs into tables, per-table tests, ranking and quarters."""

@@ -1,0 +1,1 @@
+"""The results store: run and search records in SQLite or PostgreSQL, exports, listing."""

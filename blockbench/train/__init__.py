@@ -1,0 +1,1 @@
+"""Training: the engine, the per-run loop, compiled steps and the activation cache."""

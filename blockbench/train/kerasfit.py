@@ -1,0 +1,163 @@
+"""The reference protocol with Keras' own loop: a fresh model, ``compile`` and ``fit`` per run.
+
+The engine's ``keras`` mode (:mod:`blockbench.train.engine`) builds the backbone
+again for every run, compiles it, and trains the whole network with
+``keras.Model.fit`` on a ``tf.data`` pipeline that preprocesses every batch,
+then evaluates with ``evaluate``: what a plain Keras implementation of the
+reference study does, with Keras' own Adam. It shares with the engine's
+compiled loop (:mod:`blockbench.train.steps`) only the order of the examples
+(:func:`~blockbench.train.loop.epoch_order`) and the dropout seeds, and
+reproduces its train step independently: the two agree to floating-point
+tolerance (TensorFlow compiles and fuses the two graphs differently, and the
+engine's Adam updates each variable in one fused kernel), which training
+can amplify into different accuracies.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from blockbench.core.records import RunRecord
+from blockbench.core.spec import RunSpec
+from blockbench.train.loop import (
+    EpochCallback,
+    RunFailed,
+    RunInputs,
+    check_eval_epoch,
+    epoch_order,
+    fail,
+    new_record,
+)
+from blockbench.train.steps import make_optimizer
+
+if TYPE_CHECKING:
+    pass
+
+
+def _dataset(inputs: RunInputs, split: str, batch_size: int) -> Any:
+    """A tf.data pipeline over one split, in index order, preprocessing every batch."""
+    import tensorflow as tf
+
+    data = inputs.data
+    ds = tf.data.Dataset.from_tensor_slices((data.x(split), tf.one_hot(data.y(split),
+                                                                       data.n_classes)))
+    preprocess = inputs.preprocess
+
+    def prepare(images: Any, labels: Any) -> tuple[Any, Any]:
+        return preprocess(tf.cast(images, tf.float32)), labels
+
+    return ds.batch(batch_size).map(prepare, num_parallel_calls=None).prefetch(2)
+
+
+def _train_dataset(inputs: RunInputs, batch_size: int, seed: int, epochs: int) -> Any:
+    """Every epoch's batches in :func:`~blockbench.train.loop.epoch_order`, one epoch after another."""
+    import tensorflow as tf
+
+    data = inputs.data
+    images = tf.constant(data.images)
+    labels = tf.one_hot(data.labels, data.n_classes)
+    epochs_batches = [tf.data.Dataset.from_tensor_slices(
+        epoch_order(data.indices["train"], seed, epoch)).batch(batch_size)
+        for epoch in range(1, epochs + 1)]
+    ds = epochs_batches[0]
+    for batches in epochs_batches[1:]:
+        ds = ds.concatenate(batches)
+    preprocess = inputs.preprocess
+
+    def prepare(index: Any) -> tuple[Any, Any]:
+        return preprocess(tf.cast(tf.gather(images, index), tf.float32)), tf.gather(labels, index)
+
+    return ds.map(prepare, num_parallel_calls=None).prefetch(2)
+
+
+class _Recorder:
+    """Keras callback: history, NaN detection, best-validation weights, progress."""
+
+    def __init__(self, inputs: RunInputs, epochs: int, keep_best: bool,
+                 on_epoch: EpochCallback | None) -> None:
+        import keras
+
+        recorder = self
+
+        class Callback(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch: int, logs: Mapping[str, float] | None = None) -> None:
+                loss = (logs or {}).get("loss")
+                if loss is not None and not math.isfinite(float(loss)):
+                    recorder.nan_epoch = recorder.epoch + 1
+                    self.model.stop_training = True
+
+            def on_epoch_begin(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
+                recorder.epoch = epoch
+
+            def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
+                recorder.epoch_end(epoch, dict(logs or {}))
+
+        self.callback = Callback()
+        self.inputs, self.epochs, self.keep_best, self.on_epoch = inputs, epochs, keep_best, on_epoch
+        self.history: list[dict[str, float]] = []
+        self.epoch = 0
+        self.nan_epoch: int | None = None
+        self.best: tuple[float, int, list[np.ndarray]] | None = None
+
+    def epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        if self.nan_epoch is not None:
+            return
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}}
+        self.history.append(row)
+        val = row.get("val_accuracy", float("nan"))
+        if self.keep_best and (self.best is None or val > self.best[0]):
+            self.best = (val, epoch + 1, self.inputs.finetune.weights_snapshot())
+        if self.on_epoch:
+            self.on_epoch(epoch + 1, self.epochs, row)
+
+
+def fit_run(spec: RunSpec, inputs: RunInputs, on_epoch: EpochCallback | None = None,
+            epochs: int | None = None) -> RunRecord:
+    """Train ``spec`` with compile + fit; NaN loss and out-of-memory become failed records."""
+    import keras
+    import tensorflow as tf
+
+
+    hp = spec.hparams
+    epochs = int(epochs if epochs is not None else hp["epochs"])
+    keep_best = check_eval_epoch(hp) == "best-val"
+    ft = inputs.finetune
+    record = new_record(spec, inputs)
+    start = time.perf_counter()
+    keras.utils.set_random_seed(spec.seed)
+    ft.prepare_run(inputs.target_layers, spec.seed)
+    record.trainable_params = ft.trainable_params()
+    batch = int(hp["batch_size"])
+    recorder = _Recorder(inputs, epochs, keep_best, on_epoch)
+    try:
+        ft.model.compile(optimizer=make_optimizer(hp, fused=False), loss="categorical_crossentropy",
+                         metrics=["accuracy"], jit_compile=bool(hp.get("xla", False)))
+        # One iterator over all epochs (steps_per_epoch given), so each epoch gets its order.
+        ft.model.fit(_train_dataset(inputs, batch, spec.seed, epochs), epochs=epochs,
+                     steps_per_epoch=math.ceil(len(inputs.data.indices["train"]) / batch),
+                     validation_data=_dataset(inputs, "val", batch),
+                     callbacks=[recorder.callback], shuffle=False, verbose=0)
+        if recorder.nan_epoch is not None:
+            raise RunFailed(f"loss became NaN or infinite in epoch {recorder.nan_epoch}")
+        if recorder.best is not None:
+            ft.model.set_weights(recorder.best[2])
+            record.best_epoch = recorder.best[1]
+        else:
+            record.best_epoch = len(recorder.history)
+        val = ft.model.evaluate(_dataset(inputs, "val", batch), verbose=0, return_dict=True)
+        test = ft.model.evaluate(_dataset(inputs, "test", batch), verbose=0, return_dict=True)
+        record.val_loss, record.val_acc = float(val["loss"]), float(val["accuracy"])
+        record.test_loss, record.test_acc = float(test["loss"]), float(test["accuracy"])
+        if not all(math.isfinite(v) for v in (record.val_loss, record.test_loss)):
+            raise RunFailed("evaluation loss is NaN or infinite")
+    except (RunFailed, tf.errors.ResourceExhaustedError, MemoryError) as exc:
+        fail(record, exc)
+    record.history = recorder.history
+    record.epochs_run = len(recorder.history)
+    record.wall_seconds = round(time.perf_counter() - start, 3)
+    return record

@@ -1,0 +1,193 @@
+"""Train and evaluate one run: the reference protocol, deterministic, failures recorded.
+
+A run trains the model of a :class:`Feed` on full-dataset tensors: either the
+decoded images, preprocessed inside the graph (the whole network trains, as
+in the reference protocol), or the cached frontier activations of a frozen
+prefix (only the suffix and the head run; see :mod:`blockbench.train.activations`).
+Both gather the same examples in the same order (:func:`epoch_order`, which
+the Keras implementation :mod:`blockbench.train.kerasfit` uses too), and the step
+is the one ``keras.Model.fit`` performs (:mod:`blockbench.train.steps`), so for the
+same seed both feeds give the same result to floating-point tolerance (in
+practice the same bits: frozen layers compute the same values either way).
+
+Validation runs after every epoch; the record's validation metrics are those
+of the evaluated epoch (the last, or the best one with ``eval_epoch=best-val``,
+whose weights are restored before testing).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from blockbench.core.errors import UsageError
+from blockbench.core.records import FAILED, OK, RunRecord
+from blockbench.core.spec import RunSpec
+from blockbench.data.prepare import PreparedData
+from blockbench.train.finetune import FineTuneModel
+from blockbench.train.steps import StepCache, Transform
+
+if TYPE_CHECKING:
+    import keras
+
+
+#: Called after every epoch with (epoch, epochs, logs).
+EpochCallback = Callable[[int, int, Mapping[str, float]], None]
+
+EVAL_EPOCHS = ("last", "best-val")
+
+
+class RunFailed(Exception):
+    """A run failed in a way that is recorded, not raised (NaN loss, out of memory)."""
+
+
+@dataclass
+class Feed:
+    """Full-dataset tensors a run gathers its batches from, and the model they feed.
+
+    Attributes:
+        model: the model trained; its inputs are ``arrays`` after ``transform``.
+        arrays: tensors with one row per example of the prepared data.
+        transform: in-graph map of a gathered batch (None: none).
+        key: identifies (model, transform) for reusing compiled epochs.
+    """
+
+    model: keras.Model
+    arrays: list[Any]
+    transform: Transform | None
+    key: Hashable
+
+
+@dataclass
+class RunInputs:
+    """What one run needs besides its spec.
+
+    Attributes:
+        finetune: the reusable backbone + head.
+        data: the prepared dataset.
+        target_layers: layers that train (None: all, empty: none).
+        preprocess: maps a float32 batch in [0, 255] to the backbone's input.
+        block: block description stored in the record (None for baselines).
+        feed: what to train on (None: the images through the whole network).
+        steps: compiled epochs to reuse (None: compile for this run only).
+    """
+
+    finetune: FineTuneModel
+    data: PreparedData
+    target_layers: Sequence[str] | None
+    preprocess: Callable[[Any], Any]
+    block: dict[str, Any] | None = None
+    feed: Feed | None = None
+    steps: StepCache | None = field(default=None, repr=False)
+
+
+def image_feed(finetune: FineTuneModel, images: Any, preprocess: Callable[[Any], Any],
+               key: Hashable) -> Feed:
+    """Feed the whole network with uint8 images, cast and preprocessed inside the graph."""
+    import tensorflow as tf
+
+    def transform(xs: list[Any]) -> list[Any]:
+        return [preprocess(tf.cast(xs[0], tf.float32))]
+
+    return Feed(finetune.model, [tf.convert_to_tensor(images)], transform, key)
+
+
+def check_eval_epoch(hparams: Mapping[str, Any]) -> str:
+    eval_epoch = str(hparams.get("eval_epoch", "last"))
+    if eval_epoch not in EVAL_EPOCHS:
+        raise UsageError(f"eval_epoch {eval_epoch!r} is not valid; use one of {', '.join(EVAL_EPOCHS)}")
+    return eval_epoch
+
+
+def new_record(spec: RunSpec, inputs: RunInputs) -> RunRecord:
+    data = inputs.data
+    return RunRecord(spec=spec, status=OK, block=inputs.block, n_train=len(data.indices["train"]),
+                     n_val=len(data.indices["val"]), n_test=len(data.indices["test"]))
+
+
+def fail(record: RunRecord, exc: BaseException) -> None:
+    """Mark ``record`` failed by ``exc`` (NaN, out of memory)."""
+    record.status = FAILED
+    reason = str(exc) if isinstance(exc, RunFailed) else "out of memory"
+    record.error = f"{type(exc).__name__}: {reason}".splitlines()[0][:500]
+    record.val_acc = record.test_acc = None
+
+
+def epoch_order(indices: np.ndarray, seed: int, epoch: int) -> np.ndarray:
+    """The training examples of epoch ``epoch`` (1-based), in the order they are seen.
+
+    A seeded permutation per (seed, epoch), independent of any framework's
+    global random state: setting TensorFlow's global seed would also clear
+    its kernel caches and cost every compiled epoch a re-instantiation.
+    """
+    order = np.random.default_rng([seed, epoch]).permutation(len(indices))
+    return np.asarray(indices, np.int32)[order]
+
+
+def train_run(spec: RunSpec, inputs: RunInputs, on_epoch: EpochCallback | None = None,
+              epochs: int | None = None) -> RunRecord:
+    """Train ``spec`` and return its record; NaN loss and out-of-memory become failed records."""
+    import tensorflow as tf
+
+
+    hp = spec.hparams
+    epochs = int(epochs if epochs is not None else hp["epochs"])
+    keep_best = check_eval_epoch(hp) == "best-val"
+    data, ft = inputs.data, inputs.finetune
+    record = new_record(spec, inputs)
+    start = time.perf_counter()
+    ft.prepare_run(inputs.target_layers, spec.seed)
+    record.trainable_params = ft.trainable_params()
+    history: list[dict[str, float]] = []
+    try:
+        feed = inputs.feed or image_feed(ft, data.images, inputs.preprocess, None)
+        steps = (inputs.steps or StepCache()).get(ft, feed.model, feed.transform, feed.key, hp)
+        labels = tf.one_hot(data.labels, data.n_classes)
+        index = {s: tf.constant(data.indices[s], tf.int32) for s in ("val", "test")}
+        mutable = [v for layer in ft.trained_layers() for v in layer.weights]
+        best: tuple[float, int, list[np.ndarray]] | None = None
+        for epoch in range(1, epochs + 1):
+            order = tf.constant(epoch_order(data.indices["train"], spec.seed, epoch))
+            loss, acc = _means(steps.train_epoch(feed.arrays, labels, order), record.n_train)
+            if not math.isfinite(loss):
+                raise RunFailed(f"loss became NaN or infinite in epoch {epoch}")
+            val_loss, val_acc = _means(steps.evaluate(feed.arrays, labels, index["val"]), record.n_val)
+            row = {"epoch": epoch, "loss": loss, "accuracy": acc,
+                   "val_loss": val_loss, "val_accuracy": val_acc}
+            history.append(row)
+            if keep_best and (best is None or val_acc > best[0]):
+                best = (val_acc, epoch, [v.numpy() for v in mutable])
+            if on_epoch:
+                on_epoch(epoch, epochs, row)
+        chosen = history[-1]
+        if best is not None:
+            for variable, value in zip(mutable, best[2], strict=True):
+                variable.assign(value)
+            chosen = history[best[1] - 1]
+        record.best_epoch = int(chosen["epoch"])
+        # Evaluation is deterministic, so the chosen epoch's validation metrics are final.
+        record.val_loss, record.val_acc = chosen["val_loss"], chosen["val_accuracy"]
+        record.test_loss, record.test_acc = _means(
+            steps.evaluate(feed.arrays, labels, index["test"]), record.n_test)
+        if not all(math.isfinite(v) for v in (record.val_loss, record.test_loss)):
+            raise RunFailed("evaluation loss is NaN or infinite")
+    except (RunFailed, tf.errors.ResourceExhaustedError, MemoryError) as exc:
+        fail(record, exc)
+    record.history = history
+    record.epochs_run = len(history)
+    record.wall_seconds = round(time.perf_counter() - start, 3)
+    return record
+
+
+def _means(sums: tuple[Any, Any], n: int) -> tuple[float, float]:
+    """(mean loss, accuracy) from the (loss sum, hit count) of ``n`` examples."""
+    if n == 0:
+        return math.nan, math.nan
+    # float32 division, as Keras' Mean metric reports it
+    count = np.float32(n)
+    return float(np.float32(sums[0]) / count), float(np.float32(sums[1]) / count)

@@ -1,0 +1,84 @@
+"""Figures render headless (Agg) into valid PNG and SVG files."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from factories import exhaustive_runs
+
+from blockbench.core.errors import BlockbenchError, UsageError
+from blockbench.report import plots
+from blockbench.report.leaderboard import build_leaderboard
+from blockbench.report.regret import parse_points
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+pytest.importorskip("matplotlib")
+
+
+@pytest.fixture(scope="module")
+def board():
+    runs = exhaustive_runs(backbones=("mobilenet", "vgg16", "xception", "resnet50v2"), seeds=(0, 1),
+                           n_blocks=6)
+    return build_leaderboard(runs, command="blockbench test")
+
+
+def _valid(path, suffix):
+    data = path.read_bytes()
+    assert len(data) > 1000
+    if suffix == ".png":
+        assert data.startswith(PNG_MAGIC)
+    else:
+        assert b"<svg" in data[:2000] and data.rstrip().endswith(b"</svg>")
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+@pytest.mark.parametrize("draw", [plots.plot_blocks, plots.plot_quarters,
+                                  plots.plot_critical_difference])
+def test_leaderboard_figures(board, tmp_path, draw, suffix):
+    path = draw(board, tmp_path / f"figure{suffix}")
+    _valid(path, suffix)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+def test_regret_figure(tmp_path, suffix):
+    points = parse_points([{"policy": p, "budget": b, "regret": 0.1 / b + i / 100}
+                           for i, p in enumerate(["random", "sha"]) for b in range(1, 6)])
+    _valid(plots.plot_regret(points, tmp_path / f"regret{suffix}"), suffix)
+
+
+def test_agg_backend_is_used(board, tmp_path):
+    plots.plot_blocks(board, tmp_path / "a.png")
+    import matplotlib
+
+    assert matplotlib.get_backend().lower() == "agg"
+
+
+def test_cd_diagram_needs_a_friedman_test(tmp_path):
+    two = build_leaderboard(exhaustive_runs(backbones=("a", "b"), seeds=(0,)), command="")
+    with pytest.raises(BlockbenchError, match="needs ≥3 tables"):
+        plots.plot_critical_difference(two, tmp_path / "cd.png")
+
+
+def test_block_figures_need_block_runs(tmp_path):
+    baselines = [r for r in exhaustive_runs(backbones=("a",), seeds=(0,)) if r.spec.block_index is None]
+    with pytest.raises(BlockbenchError, match="no block runs"):
+        plots.plot_blocks(build_leaderboard(baselines, command=""), tmp_path / "b.png")
+
+
+def test_bad_suffix(board, tmp_path):
+    with pytest.raises(UsageError, match=r"\.png or \.svg"):
+        plots.plot_blocks(board, tmp_path / "figure.jpg")
+
+
+def test_missing_matplotlib_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(BlockbenchError, match=r"pip install 'blockbench\[plots\]'"):
+        plots.pyplot()
+
+
+def test_cliques_span_at_most_the_critical_difference():
+    assert plots._cliques([1.0, 1.5, 2.0, 4.0], 1.0) == [(0, 2)]
+    assert plots._cliques([1.0, 1.8, 2.6], 1.0) == [(0, 1), (1, 2)]
+    assert plots._cliques([1.0, 3.0], 1.0) == []

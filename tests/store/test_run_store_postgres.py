@@ -1,0 +1,90 @@
+"""The store on a real PostgreSQL server: row-lock claims, concurrent opening, Optuna beside it."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from blockbench.search.compare import make_policy
+from blockbench.search.queue import RUN_JOB, WorkQueue
+from blockbench.store.run_store import Store
+from tests.factories import make_run, make_spec
+from tests.postgres_server import postgres_database
+from tests.search.test_queue import definition
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(scope="module")
+def server_db():
+    with postgres_database() as url:
+        yield url
+
+
+def test_opening_concurrently_creates_the_schema_once(server_db):
+    errors: list[BaseException] = []
+
+    def open_store() -> None:
+        try:
+            Store(server_db).close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+
+
+def test_run_claims_and_records(server_db):
+    spec = make_spec("block:7", seed=42)
+    with Store(server_db) as first, Store(server_db) as second:
+        assert first.claim_run(spec).state == "claimed"
+        assert second.claim_run(spec).state == "busy"
+        first.finish_run(make_run(spec, 0.8, 0.7))
+        assert second.claim_run(spec).record.val_acc == 0.8
+
+
+def test_skip_locked_claims_give_each_job_to_one_worker(server_db):
+    with Store(server_db) as setup:
+        queue = WorkQueue(setup)
+        queue.create_study("pg", definition())
+        for number in range(40):
+            queue.enqueue("pg", RUN_JOB, f"run:{number}", {"task": 0, "seed": 0, "target": "bl1"})
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        with Store(server_db) as store:
+            queue = WorkQueue(store)
+            while (job := queue.claim("pg")) is not None:
+                with lock:
+                    claimed.append(job.id)
+                queue.finish(job)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == 40
+
+
+def test_optuna_studies_live_in_the_same_database(server_db):
+    import optuna
+
+    class Policy:
+        option_defaults = {"storage": None}
+
+        def __init__(self, storage=None):
+            self.storage = storage
+
+    with Store(server_db) as store:
+        policy = make_policy(Policy, {}, store.url)
+        optuna.create_study(storage=policy.storage, study_name="blockbench-tpe-test")
+        store.add(make_run(make_spec("bl1", seed=9), 0.5, 0.5))
+    names = [s.study_name for s in optuna.get_all_study_summaries(storage=policy.storage)]
+    assert "blockbench-tpe-test" in names
