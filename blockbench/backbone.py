@@ -2,12 +2,16 @@
 
 from blockbench.components.backbone import (
     PREPROCESSING_MODES,
+    REQUIRED,
     BackboneFactory,
     Weights,
+    check_weights,
 )
 
 __all__ = [
     "PREPROCESSING_MODES",
+    "REQUIRED",
     "BackboneFactory",
     "Weights",
+    "check_weights",
 ]

@@ -1,6 +1,7 @@
 """Public import path for plugin authors: re-exports :mod:`blockbench.components.dataset`."""
 
 from blockbench.components.dataset import (
+    REQUIRED,
     SPLITS,
     DatasetFactory,
     DatasetSource,
@@ -8,6 +9,7 @@ from blockbench.components.dataset import (
 )
 
 __all__ = [
+    "REQUIRED",
     "SPLITS",
     "DatasetFactory",
     "DatasetSource",

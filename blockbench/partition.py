@@ -1,6 +1,7 @@
 """Public import path for plugin authors: re-exports :mod:`blockbench.components.partition`."""
 
 from blockbench.components.partition import (
+    REQUIRED,
     Block,
     Partition,
     PartitionError,
@@ -13,6 +14,7 @@ from blockbench.components.partition import (
 )
 
 __all__ = [
+    "REQUIRED",
     "Block",
     "Partition",
     "PartitionError",

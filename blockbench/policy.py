@@ -1,6 +1,7 @@
 """Public import path for plugin authors: re-exports :mod:`blockbench.components.policy`."""
 
 from blockbench.components.policy import (
+    REQUIRED,
     Budget,
     Evaluator,
     Observation,
@@ -11,9 +12,14 @@ from blockbench.components.policy import (
     Signal,
     SignalUnavailable,
     best_on_validation,
+    check_int,
+    check_policy_options,
+    full_epochs_of,
+    run_limit,
 )
 
 __all__ = [
+    "REQUIRED",
     "Budget",
     "Evaluator",
     "Observation",
@@ -24,4 +30,8 @@ __all__ = [
     "Signal",
     "SignalUnavailable",
     "best_on_validation",
+    "check_int",
+    "check_policy_options",
+    "full_epochs_of",
+    "run_limit",
 ]

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
+from blockbench.cli.flags import component_option
 from blockbench.cli.output import console, print_json
-from blockbench.components.backbone import Weights
+from blockbench.components.backbone import Weights, check_weights
 from blockbench.components.partition import Partition, build_partition
-from blockbench.core.options import parse_assignments
-from blockbench.plugin.manager import get_components
-
-if TYPE_CHECKING:
-    pass
+from blockbench.core.options import check_named_options, parse_assignments
+from blockbench.plugin import manager
+from blockbench.train.engine import build_backbone
 
 
 @click.command("blocks",
@@ -21,19 +20,17 @@ if TYPE_CHECKING:
 @click.argument("backbone")
 @click.option("--partition", "-p", default="delimiter", show_default=True,
               help="Partition strategy (see 'blockbench list partitions').")
-@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="Partition parameter, repeatable, e.g. k=12 or delimiters=maxpool,activation.")
+@component_option("partition", "k=12 or delimiters=maxpool,activation", "--param")
 @click.option("--weights", default="none", show_default=True,
               help="imagenet, none or a weights file. Blocks do not depend on the weights, "
                    "so the default 'none' (random initialisation) works offline and gives "
                    "the same blocks.")
 @click.option("--input-size", type=int, help="Image side in pixels [default: the backbone's].")
-@click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
-              help="Backbone option, repeatable, e.g. alpha=0.25.")
+@component_option("backbone", "alpha=0.25", "--option")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="Output format; json lists every block's layers.")
-def blocks_command(backbone: str, partition: str, params: tuple[str, ...], weights: str,
-                   input_size: int | None, options: tuple[str, ...], fmt: str) -> None:
+def blocks_command(backbone: str, partition: str, partition_options: tuple[str, ...], weights: str,
+                   input_size: int | None, backbone_options: tuple[str, ...], fmt: str) -> None:
     """Print the blocks a partition strategy cuts BACKBONE into.
 
     One row per block: its index, quarter, first and last layer, number of
@@ -41,20 +38,24 @@ def blocks_command(backbone: str, partition: str, params: tuple[str, ...], weigh
     parameters; then a summary line.
     """
 
-    components = get_components()
+    components = manager.get_components()
     bb = components.backbones.get(backbone)
     pt = components.partitions.get(partition)
-    checked_params = pt.factory.check_params(parse_assignments(params, "--param"))
+    checked_params = check_named_options(
+        pt.factory, parse_assignments(partition_options, "--partition-option"), "partition", pt.name)
     size = int(input_size or bb.factory.default_input_size)
-    checked_options = bb.factory.check_options(size, parse_assignments(options, "--option"))
+    bb.factory.check_input_size(size)
+    checked_options = check_named_options(
+        bb.factory, parse_assignments(backbone_options, "--backbone-option"), "backbone", bb.name)
     parsed_weights = Weights.parse(weights)
+    check_weights(bb.name, bb.factory, parsed_weights)
 
-    model = bb.factory.build(parsed_weights, size, **checked_options)
+    # Built as a run builds it, so the layer names and blocks are the ones runs use.
+    model = build_backbone(bb.factory, parsed_weights, size, checked_options)
     result = build_partition(pt.name, pt.factory, model, checked_params)
     context = {"backbone": bb.name, "options": checked_options, "input_size": size,
                "weights": parsed_weights.identity}
     if fmt == "json":
-
         print_json(partition_json(result, context))
     else:
         print_table(result, context)
@@ -95,7 +96,6 @@ def _describe_params(params: dict[str, Any]) -> str:
 def print_table(result: Partition, context: dict[str, Any]) -> None:
     """A rich table of the blocks, then one summary line."""
     from rich.table import Table
-
 
     total = result.total_trainable_params
     table = Table(expand=False)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import click
 
-from blockbench.cli.leaderboard_cmd import DEFAULT_RESULTS
 from blockbench.cli.output import console
-from blockbench.report.check import check_regression
+from blockbench.report.check import DEFAULT_SIGMAS, check_regression
 from blockbench.report.leaderboard import build_leaderboard, load_leaderboard, read_results
-from blockbench.report.sections import num
-
-DEFAULT_SIGMAS = 3.0  # blockbench.report.check.DEFAULT_SIGMAS, copied to keep --help light
+from blockbench.report.writer import num
+from blockbench.store.listing import DEFAULT_RESULTS
 
 _STYLES = {"regressed": "bold red", "missing": "bold red", "improved": "green", "new": "cyan"}
 
@@ -39,7 +37,6 @@ def check_command(ctx: click.Context, baseline: str, results: str, storage: str 
     """
     from rich.markup import escape
     from rich.table import Table
-
 
     base = load_leaderboard(baseline)
     runs, searches = read_results(results, storage=storage)

@@ -6,12 +6,12 @@ from typing import Any
 
 import click
 
+from blockbench.cli.flags import component_option, policy_options
 from blockbench.cli.output import console, err_console
 from blockbench.components.policy import Budget
-from blockbench.core.errors import UsageError
 from blockbench.core.options import parse_assignments
 from blockbench.core.presets import PRESETS
-from blockbench.plugin.manager import get_components
+from blockbench.plugin import manager
 from blockbench.report.leaderboard import build_leaderboard
 from blockbench.report.leaderboard_render import print_leaderboard
 from blockbench.search.compare import PolicyRequest, run_compare
@@ -28,8 +28,7 @@ from blockbench.store.url import password_of
 @click.option("--dataset", "-d", multiple=True,
               help="Dataset name, or a folder of class sub-folders (repeatable).")
 @click.option("--partition", "-p", help="Partition strategy [default: delimiter].")
-@click.option("--partition-param", multiple=True, metavar="KEY=VALUE",
-              help="Partition parameter, e.g. k=8.")
+@component_option("partition", "k=8", "--partition-param")
 @click.option("--policy", multiple=True, help="Search policy (repeatable) [default: exhaustive].")
 @click.option("--policy-option", multiple=True, metavar="POLICY.KEY=VALUE",
               help="Option of one policy, e.g. random.k=5.")
@@ -41,8 +40,8 @@ from blockbench.store.url import password_of
 @click.option("--weights", help="imagenet (pretrained), none (random) or a weights file.")
 @click.option("--preprocessing", help="Override the backbone's input preprocessing "
               "(caffe, tf, torch, raw, unit=[0,1] as in the reference study).")
-@click.option("--backbone-option", multiple=True, metavar="KEY=VALUE", help="e.g. alpha=0.25.")
-@click.option("--dataset-option", multiple=True, metavar="KEY=VALUE", help="e.g. path=./images.")
+@component_option("backbone", "alpha=0.25")
+@component_option("dataset", "path=./images")
 @click.option("--hparam", multiple=True, metavar="KEY=VALUE",
               help="Training hyper-parameter, e.g. head=gap, learning_rate=1e-4, eval_epoch=best-val.")
 @click.option("--split-seed", type=int, help="Seed of the stratified 70/20/10 split [default: 0].")
@@ -86,25 +85,18 @@ def compare_command(**kw: Any) -> None:
         split["seed"] = kw["split_seed"]
     if kw["official_split"]:
         split["kind"] = "official"
-    policy_options: dict[str, dict[str, Any]] = {}
-    for key, value in parse_assignments(kw["policy_option"], "--policy-option").items():
-        name, _, option = key.partition(".")
-        if not option:
-
-            raise UsageError(f"--policy-option expects POLICY.KEY=VALUE, got {key!r}")
-        policy_options.setdefault(name, {})[option] = value
     settings.update({
         "backbone": kw["backbone"], "dataset": kw["dataset"], "partition": kw["partition"],
         "policy": kw["policy"], "seeds": kw["seeds"], "seed_start": kw["seed_start"],
         "epochs": kw["epochs"], "input_size": kw["input_size"], "weights": kw["weights"],
         "preprocessing": kw["preprocessing"], "out": kw["out"], "budget": kw["budget"],
-        "backbone_options": parse_assignments(kw["backbone_option"], "--backbone-option"),
-        "dataset_options": parse_assignments(kw["dataset_option"], "--dataset-option"),
-        "partition_params": parse_assignments(kw["partition_param"], "--partition-param"),
+        "backbone_options": parse_assignments(kw["backbone_options"], "--backbone-option"),
+        "dataset_options": parse_assignments(kw["dataset_options"], "--dataset-option"),
+        "partition_options": parse_assignments(kw["partition_options"], "--partition-option"),
         "hparams": parse_assignments(kw["hparam"], "--hparam"),
-        "policy_options": policy_options, "split": split,
+        "policy_options": policy_options(kw["policy_option"]), "split": split,
     }, "the command line")
-    components = get_components()
+    components = manager.get_components()
     tasks = settings.tasks()
     requests = [
         PolicyRequest(name, settings.policy_options.get(name, {}), Budget(runs=settings.budget))
@@ -136,7 +128,6 @@ def _detach(kw: dict[str, Any], tasks: Any, requests: Any, seeds: list[int], com
             results: Any) -> None:
     """Queue the study and tell how to start workers on it."""
     import shlex
-
 
     try:
         summary = detach_study(kw["study"], tasks, requests, seeds, components, results,

@@ -5,12 +5,14 @@ from __future__ import annotations
 import click
 
 from blockbench.cli.output import console, err_console
-from blockbench.report.leaderboard import build_leaderboard, format_for, read_results
-from blockbench.report.leaderboard_render import print_leaderboard, write_leaderboard
-
-# Literal copies (checked equal by the tests) keep 'blockbench --help' from importing scipy.
-FORMATS = ("table", "markdown", "json", "csv", "html")
-DEFAULT_RESULTS = "blockbench-results"
+from blockbench.report.leaderboard import build_leaderboard, read_results
+from blockbench.report.leaderboard_render import (
+    FORMATS,
+    format_for,
+    print_leaderboard,
+    write_leaderboard,
+)
+from blockbench.store.listing import DEFAULT_RESULTS
 
 
 @click.command("leaderboard",

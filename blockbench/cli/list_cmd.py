@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from blockbench.cli.output import console, print_json
-from blockbench.plugin.manager import get_components
+from blockbench.plugin import manager
 from blockbench.plugin.registry import KINDS
 
 _KIND_CHOICES = [k + "s" if k != "policy" else "policies" for k in KINDS]
@@ -19,7 +19,7 @@ _KIND_CHOICES = [k + "s" if k != "policy" else "policies" for k in KINDS]
 def list_command(kind: str | None, fmt: str) -> None:
     """List backbones, datasets, partitions and policies, with the plugin of each."""
 
-    components = get_components()
+    components = manager.get_components()
     kinds = [kind.lower()] if kind else _KIND_CHOICES
     if fmt == "json":
 
@@ -33,7 +33,6 @@ def list_command(kind: str | None, fmt: str) -> None:
         } | {"errors": components.errors})
         return
     from rich.table import Table
-
 
     for k in kinds:
         table = Table(title=k.capitalize(), title_justify="left", expand=False)

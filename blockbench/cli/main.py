@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -19,7 +18,7 @@ import click
 from blockbench import __version__
 from blockbench.cli.output import error_line, warn
 from blockbench.core.errors import BlockbenchError
-from blockbench.plugin.manager import get_components, register_commands
+from blockbench.plugin import manager
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -108,15 +107,14 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
-    for message in get_components().errors:
+    for message in manager.get_components().errors:
         warn(message)
 
 
-def _add_commands(group: click.Group, names: Sequence[str] = tuple(COMMANDS)) -> None:
-    for name in names:
-        module, attribute, short_help = COMMANDS[name]
+def _add_commands(group: click.Group) -> None:
+    for name, (module, attribute, short_help) in COMMANDS.items():
         group.add_command(LazyCommand(name, module, attribute, short_help))
-    for message in register_commands(group):
+    for message in manager.register_commands(group):
         print(f"warning: {message}", file=sys.stderr)
 
 

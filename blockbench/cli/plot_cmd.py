@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from blockbench.cli.leaderboard_cmd import DEFAULT_RESULTS
 from blockbench.cli.output import err_console
 from blockbench.core.errors import UsageError
 from blockbench.report import plots
 from blockbench.report.leaderboard import build_leaderboard, read_results
 from blockbench.report.regret import load_points
+from blockbench.store.listing import DEFAULT_RESULTS
 
 KINDS = ("blocks", "quarters", "regret", "cd")
 

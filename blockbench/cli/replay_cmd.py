@@ -9,21 +9,20 @@ from typing import Any
 
 import click
 
+from blockbench.cli.flags import policy_options
 from blockbench.cli.output import err_console, warn
+from blockbench.components.policy import check_policy_options
 from blockbench.core.errors import BlockbenchError, UsageError
-from blockbench.core.options import parse_assignments
 from blockbench.core.records import SEARCHES_FILE, RunRecord, SearchRecord, read_jsonl
-from blockbench.plugin.manager import get_components
-from blockbench.replay.render import format_for, format_report, write_report
+from blockbench.plugin import manager
+from blockbench.replay.render import FORMATS, format_for, format_report, write_report
 from blockbench.replay.report import build_report
 from blockbench.replay.runner import PolicySpec, parse_budget, run_replay
 from blockbench.replay.tables import build_tables
 from blockbench.report.leaderboard import read_results
+from blockbench.store.listing import DEFAULT_RESULTS
 from blockbench.store.url import mask_secrets
 
-# Literal copies keep 'blockbench --help' light (the replay modules load only when it runs).
-FORMATS = ("table", "markdown", "json")
-DEFAULT_RESULTS = "blockbench-results"
 PREFERRED = ("exhaustive", "last-quarter", "last-block", "random")
 
 
@@ -65,7 +64,7 @@ def replay_command(results: tuple[str, ...], storage: str | None, table_file: st
         raise UsageError("use one of --results DIR, --storage URL or --table FILE")
     budgets = list(dict.fromkeys(parse_budget(b) for b in budget or ("default",)))
     fmt = format_for(out, fmt) if out else (fmt or "table")
-    components = get_components()
+    components = manager.get_components()
     runs, searches = _read(results, storage, table_file)
     tables, notes = build_tables(runs, searches)
     if not tables:
@@ -97,7 +96,6 @@ def _read(results: tuple[str, ...], storage: str | None, table_file: str | None
           ) -> tuple[list[Any], list[Any]]:
     from pathlib import Path
 
-
     if storage:
         return read_results("", storage=storage)
     if table_file is None:
@@ -120,12 +118,7 @@ def _policies(names: tuple[str, ...], options: tuple[str, ...], components: Any
               ) -> tuple[list[Any], list[str]]:
     """The policies to replay, and a line for each default one that cannot be built here."""
 
-    by_label: dict[str, dict[str, Any]] = {}
-    for key, value in parse_assignments(options, "--policy-option").items():
-        label, _, option = key.partition(".")
-        if not option:
-            raise UsageError(f"--policy-option expects LABEL.KEY=VALUE, got {key!r}")
-        by_label.setdefault(label, {})[option] = value
+    by_label = policy_options(options, "LABEL")
     if names:
         pairs = [(n.partition(":")[0], n.partition(":")[2]) if ":" in n else (n, n) for n in names]
     else:
@@ -137,6 +130,7 @@ def _policies(names: tuple[str, ...], options: tuple[str, ...], components: Any
         entry = components.policies.get(name)
         spec = PolicySpec(label, entry.name, by_label.pop(label, {}))
         try:
+            check_policy_options(entry.name, entry.factory, spec.options)
             entry.factory(**dict(spec.options))
         except BlockbenchError as exc:
             if names:

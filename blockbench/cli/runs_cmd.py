@@ -34,7 +34,6 @@ def runs_command(ctx: click.Context, storage: str | None, results: str | None, b
     from rich.markup import escape
     from rich.table import Table
 
-
     if results and ctx.get_parameter_source("storage") == click.core.ParameterSource.ENVIRONMENT:
         storage = None  # an explicit --results beats the environment's store
     rows, where = list_runs(storage, results, backbone, dataset, status)

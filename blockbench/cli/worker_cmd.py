@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from blockbench.cli.output import err_console
-from blockbench.plugin.manager import get_components
+from blockbench.plugin import manager
 from blockbench.search.progress import ProgressReporter
 from blockbench.search.worker import run_worker
 from blockbench.store.results_dir import ResultsDir
@@ -43,7 +43,7 @@ def worker_command(storage: str, study: str, poll: float, stale_after: float | N
     err_console().print(f"worker {store.workers.worker_id} on study {study} in {store.display}",
                         highlight=False, markup=False)
     try:
-        summary = run_worker(study, get_components(), results, progress, poll=poll,
+        summary = run_worker(study, manager.get_components(), results, progress, poll=poll,
                              max_jobs=max_jobs)
     finally:
         progress.close()

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from blockbench.core.options import REQUIRED as REQUIRED  # re-exported: plugins declare with it
 from blockbench.core.options import complete_options
 
 if TYPE_CHECKING:
@@ -60,21 +61,24 @@ class DatasetFactory(abc.ABC):
 
     Lifecycle:
         1. Instantiated and registered at plugin load; cheap, no TensorFlow import.
-        2. :meth:`check_options` validates the user's options (e.g. ``path``).
-        3. :meth:`load` returns a :class:`DatasetSource`. The core decodes and
+        2. :meth:`check_options` validates the user's options (e.g. ``path``)
+           and returns them completed with defaults; the host calls it before
+           TensorFlow is imported, so a bad or missing option fails at once.
+        3. :meth:`load` receives the options as :meth:`check_options` returned
+           them and returns a :class:`DatasetSource`. The core decodes and
            resizes the images to the backbone's input size, skips and counts
            unreadable ones, and makes the split; a factory never resizes.
 
     Attributes:
-        option_defaults: accepted options and their defaults.
+        option_defaults: accepted options and their defaults;
+            :data:`~blockbench.core.options.REQUIRED` marks one the user must give.
     """
 
     option_defaults: ClassVar[Mapping[str, Any]] = {}
 
     def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """Validate options and return them completed with defaults."""
-
-        return complete_options(options, self.option_defaults, "dataset option")
+        return complete_options(options, self.option_defaults, "dataset")
 
     @abc.abstractmethod
     def load(self, **options: Any) -> DatasetSource:

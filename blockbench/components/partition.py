@@ -13,11 +13,13 @@ import contextlib
 import hashlib
 import json
 import math
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from blockbench.core.errors import BlockbenchError, UsageError
+from blockbench.core.options import REQUIRED as REQUIRED  # re-exported: plugins declare with it
 from blockbench.core.options import complete_options
 
 if TYPE_CHECKING:
@@ -72,7 +74,8 @@ class Partition:
 
     Attributes:
         strategy: registered name of the strategy that made it.
-        params: the strategy's parameters, completed with defaults.
+        params: the strategy's options, completed with defaults (a run's identity
+            records them as ``partition_params``).
         blocks: the blocks, in topological order.
         total_trainable_params: trainable parameters of the whole backbone.
     """
@@ -102,26 +105,57 @@ class PartitionStrategy(abc.ABC):
 
     Lifecycle:
         1. Instantiated and registered at plugin load; cheap, no TensorFlow import.
-        2. :meth:`check_params` validates the user's parameters.
+        2. :meth:`check_options` validates the user's options and returns them
+           completed with defaults (before any model is built).
         3. :meth:`split` receives a built backbone (all layers trainable) and
-           returns groups of layer names covering every non-input layer
-           exactly once, in topological order. It must be deterministic.
+           the options as :meth:`check_options` returned them, and returns
+           groups of layer names covering every non-input layer exactly once,
+           in topological order. It must be deterministic.
            :func:`build_partition` validates the groups and computes the rest.
 
     Attributes:
-        param_defaults: accepted parameters and their defaults.
+        option_defaults: accepted options and their defaults;
+            :data:`~blockbench.core.options.REQUIRED` marks one the user must give.
     """
 
-    param_defaults: ClassVar[Mapping[str, Any]] = {}
+    option_defaults: ClassVar[Mapping[str, Any]] = {}
+    #: Set on a subclass written for the old ``check_params`` (routed through it).
+    _legacy_check: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "param_defaults" in cls.__dict__ and "option_defaults" not in cls.__dict__:
+            warnings.warn(f"{cls.__name__}.param_defaults is deprecated: rename it "
+                          "option_defaults; the old name stops working in the next release",
+                          DeprecationWarning, stacklevel=3)  # past ABCMeta.__new__
+            cls.option_defaults = cls.__dict__["param_defaults"]
+        if "check_params" in cls.__dict__ and "check_options" not in cls.__dict__:
+            warnings.warn(f"{cls.__name__}.check_params is deprecated: rename it "
+                          "check_options; the old name stops working in the next release",
+                          DeprecationWarning, stacklevel=3)  # past ABCMeta.__new__
+            cls._legacy_check = True
+            cls.check_options = _through_check_params  # type: ignore[method-assign]
+
+    def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate options and return them completed with defaults."""
+        return complete_options(options, self.option_defaults, "partition")
 
     def check_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Validate parameters and return them completed with defaults."""
-
-        return complete_options(params, self.param_defaults, "partition parameter")
+        """Deprecated name of :meth:`check_options`, kept until the next release."""
+        if self._legacy_check:  # a legacy override's super().check_params(): the base check
+            return PartitionStrategy.check_options(self, params)
+        warnings.warn("PartitionStrategy.check_params is deprecated: call check_options",
+                      DeprecationWarning, stacklevel=2)
+        return self.check_options(params)
 
     @abc.abstractmethod
-    def split(self, model: keras.Model, **params: Any) -> list[list[str]]:
+    def split(self, model: keras.Model, **options: Any) -> list[list[str]]:
         """Return the groups of layer names, in topological order."""
+
+
+def _through_check_params(self: PartitionStrategy, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``check_options`` of a legacy subclass: its own ``check_params`` does the checking."""
+    return self.check_params(options)
 
 
 def layer_order(model: keras.Model) -> list[Any]:
@@ -198,12 +232,12 @@ def build_partition(
     strategy_name: str,
     strategy: PartitionStrategy,
     model: keras.Model,
-    params: Mapping[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> Partition:
     """Run ``strategy`` on ``model``, validate the result and return the :class:`Partition`."""
-    params = strategy.check_params(params or {})
+    checked = strategy.check_options(options or {})
     with _all_layers_trainable(model):
-        groups = [list(g) for g in strategy.split(model, **params)]
+        groups = [list(g) for g in strategy.split(model, **checked)]
         validate_groups(model, groups)
         counts = {layer.name: trainable_count(layer) for layer in layer_order(model)}
     n = len(groups)
@@ -212,4 +246,4 @@ def build_partition(
         for i, g in enumerate(groups)
     )
     digest = hashlib.sha256(json.dumps(groups).encode()).hexdigest()
-    return Partition(strategy_name, dict(params), blocks, sum(counts.values()), digest)
+    return Partition(strategy_name, dict(checked), blocks, sum(counts.values()), digest)

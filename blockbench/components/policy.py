@@ -8,13 +8,14 @@ validation accuracy, so it cannot select on test.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from blockbench.core.errors import BlockbenchError, UsageError
-from blockbench.core.options import complete_options
-from blockbench.core.spec import REFERENCE_HPARAMS, block_target
+from blockbench.core.options import REQUIRED as REQUIRED  # re-exported: plugins declare with it
+from blockbench.core.options import check_named_options, complete_options
+from blockbench.core.spec import block_target
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,67 @@ class Observation:
     ok: bool
 
 
+@dataclass(frozen=True)
+class Signal:
+    """A cheap per-block score a policy may rank blocks by (see :meth:`Evaluator.signal`).
+
+    Attributes:
+        name: what was measured, e.g. "gradient-norm".
+        params: the measurement's parameters (part of its identity).
+        values: score of each target ("block:i" -> float).
+        runs: training runs the measurement cost.
+        epochs: training epochs the measurement cost.
+        anchor: run hash of the full "block:0" run of the same problem and
+            seed, so a stored signal can be matched to its table.
+    """
+
+    name: str
+    params: Mapping[str, Any]
+    values: Mapping[str, float]
+    runs: int = 0
+    epochs: int = 0
+    anchor: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "params": dict(self.params), "values": dict(self.values),
+                "runs": self.runs, "epochs": self.epochs, "anchor": self.anchor}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Signal:
+        return cls(str(data["name"]), dict(data.get("params", {})),
+                   {str(k): float(v) for k, v in data["values"].items()},
+                   int(data.get("runs", 0)), int(data.get("epochs", 0)), data.get("anchor"))
+
+
+class SignalUnavailable(BlockbenchError):
+    """The evaluator cannot provide the signal a policy asked for (e.g. a table without it)."""
+
+
+@runtime_checkable
 class Evaluator(Protocol):
-    """Trains (or looks up) one target and reports its validation accuracy."""
+    """What a policy may ask of the host: everything it may use is declared here.
+
+    The host hands a training evaluator in a real search and a replay
+    evaluator in replay; the same policy code runs on both.
+    """
+
+    @property
+    def full_epochs(self) -> int:
+        """Epochs of a full run under the protocol (what ``epochs=None`` means)."""
+        ...
 
     def evaluate(self, target: str, *, epochs: int | None = None) -> Observation:
-        """Evaluate ``target`` for ``epochs`` (default: the protocol's epochs)."""
+        """Train (or look up) ``target`` for ``epochs`` (None: a full run); never reports test accuracy."""
+        ...
+
+    def signal(self, name: str, measure: Callable[..., Signal], **params: Any) -> Signal:
+        """A per-block signal named ``name`` with ``params`` (its identity), at this evaluator's seed.
+
+        A training evaluator calls ``measure(problem, seed, **params)`` once and
+        reuses the result; a replay evaluator returns the signal a real search
+        stored. Either raises :class:`SignalUnavailable` when it cannot serve it.
+        The signal's ``runs`` and ``epochs`` count against the policy's budget.
+        """
         ...
 
 
@@ -106,8 +163,8 @@ def best_on_validation(observations: list[Observation], full_epochs: int | None 
 
 
 def full_epochs_of(evaluator: Evaluator) -> int:
-    """Epochs of a full run: the evaluator's ``full_epochs`` if it has one, else the protocol's."""
-    return int(getattr(evaluator, "full_epochs", REFERENCE_HPARAMS["epochs"]))
+    """Epochs of a full run: ``evaluator.full_epochs``."""
+    return int(evaluator.full_epochs)
 
 
 def run_limit(space: SearchSpace, budget: Budget, full_epochs: int, default: int | None = None) -> int:
@@ -144,15 +201,19 @@ class Policy(abc.ABC):
 
     Lifecycle:
         1. The registered *factory* is the policy class (or any callable)
-           taking the user's options as keyword arguments; it is called once
-           per search, so a policy may keep state.
-        2. :meth:`search` is called with the search space, an evaluator and a
+           taking the user's options as keyword arguments. Before calling it,
+           the host checks the options of a Policy subclass with
+           :meth:`check_options`, so errors name the policy's registered name.
+        2. The factory is called once per search, so a policy may keep state;
+           ``__init__`` stores the checked, completed options in ``self.options``.
+        3. :meth:`search` is called with the search space, an evaluator and a
            budget; it calls ``evaluator.evaluate(target)`` as often as it
            likes within the budget and returns a :class:`PolicyResult` whose
            pick is chosen on validation accuracy only.
 
     Attributes:
-        option_defaults: accepted options and their defaults.
+        option_defaults: accepted options and their defaults;
+            :data:`~blockbench.core.options.REQUIRED` marks one the user must give.
         cost_unit: "runs" or "epochs" (multi-fidelity policies).
     """
 
@@ -160,9 +221,13 @@ class Policy(abc.ABC):
     cost_unit: ClassVar[str] = "runs"
 
     def __init__(self, **options: Any) -> None:
+        self.options: dict[str, Any] = self.check_options(options)
 
-        self.options: dict[str, Any] = complete_options(
-            options, self.option_defaults, f"option for policy {type(self).__name__}")
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate options and return them completed with defaults (a classmethod: the class
+        is the factory, and the host checks before constructing)."""
+        return complete_options(options, cls.option_defaults, "policy")
 
     @abc.abstractmethod
     def search(
@@ -171,45 +236,14 @@ class Policy(abc.ABC):
         """Run the search and return the pick."""
 
 
-@dataclass(frozen=True)
-class Signal:
-    """A cheap per-block score a policy may rank blocks by (an optional evaluator capability).
-
-    An evaluator that can serve signals has a method
-    ``signal(name, measure, **params) -> Signal``: a training evaluator calls
-    ``measure(problem, seed, **params)``; a replay evaluator returns the
-    signal a real search stored, or raises :class:`SignalUnavailable`.
-
-    Attributes:
-        name: what was measured, e.g. "gradient-norm".
-        params: the measurement's parameters (part of its identity).
-        values: score of each target ("block:i" -> float).
-        runs: training runs the measurement cost.
-        epochs: training epochs the measurement cost.
-        anchor: run hash of the full "block:0" run of the same problem and
-            seed, so a stored signal can be matched to its table.
-    """
-
-    name: str
-    params: Mapping[str, Any]
-    values: Mapping[str, float]
-    runs: int = 0
-    epochs: int = 0
-    anchor: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "params": dict(self.params), "values": dict(self.values),
-                "runs": self.runs, "epochs": self.epochs, "anchor": self.anchor}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Signal:
-        return cls(str(data["name"]), dict(data.get("params", {})),
-                   {str(k): float(v) for k, v in data["values"].items()},
-                   int(data.get("runs", 0)), int(data.get("epochs", 0)), data.get("anchor"))
-
-
-class SignalUnavailable(BlockbenchError):
-    """The evaluator cannot provide the signal a policy asked for (e.g. a table without it)."""
-
-
 PolicyFactory = Any  # a Policy subclass or a callable returning a Policy
+
+
+def check_policy_options(name: str, factory: PolicyFactory, options: Mapping[str, Any]) -> None:
+    """Check a policy's options before constructing it; errors name its registered ``name``.
+
+    A factory that is not a :class:`Policy` subclass (any callable) checks its
+    options when called.
+    """
+    if isinstance(factory, type) and issubclass(factory, Policy):
+        check_named_options(factory, options, "policy", name)

@@ -1,8 +1,9 @@
 """Run records: what one training run produced, and reading/writing them.
 
-Records are JSON objects carrying :data:`SCHEMA_VERSION`, the run identity and
-its hash. They are written as JSON lines (lossless) and CSV (flat, for
-spreadsheets); :func:`records_frame` turns them into a pandas DataFrame.
+Records are JSON objects carrying their ``schema_version`` (see
+:mod:`blockbench.core.formats`), the run identity and its hash. They are
+written as JSON lines (lossless) and CSV (flat, for spreadsheets);
+:func:`records_frame` turns them into a pandas DataFrame.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from blockbench import __version__
 from blockbench.core.errors import BlockbenchError
+from blockbench.core.formats import RUN_RECORD, SEARCH_RECORD, FormatError
 from blockbench.core.spec import RunSpec, parse_target
 
 if TYPE_CHECKING:
     import pandas as pd
-
-SCHEMA_VERSION = 1
 
 OK = "ok"
 FAILED = "failed"
@@ -70,7 +70,7 @@ class RunRecord:
     n_test: int = 0
     wall_seconds: float = 0.0
     blockbench_version: str = __version__
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = RUN_RECORD.version
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     host: str = field(default_factory=platform.node)
 
@@ -89,13 +89,8 @@ class RunRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
-        version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise BlockbenchError(
-                f"run record schema version {version!r} is not supported by blockbench "
-                f"{__version__} (expects {SCHEMA_VERSION})"
-            )
-        fields = dict(data)
+        """A record from its JSON form, upgraded if an older blockbench wrote it."""
+        fields = dict(RUN_RECORD.upgrade(data))
         fields["spec"] = RunSpec.from_dict(fields["spec"])
         return cls(**fields)
 
@@ -171,7 +166,7 @@ class SearchRecord:
     trained: int = 0
     budget: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = SEARCH_RECORD.version
     blockbench_version: str = __version__
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
@@ -180,12 +175,8 @@ class SearchRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SearchRecord:
-        if data.get("schema_version") != SCHEMA_VERSION:
-            raise BlockbenchError(
-                f"search record schema version {data.get('schema_version')!r} is not supported "
-                f"(expects {SCHEMA_VERSION})"
-            )
-        return cls(**dict(data))
+        """A record from its JSON form, upgraded if an older blockbench wrote it."""
+        return cls(**SEARCH_RECORD.upgrade(data))
 
 
 def write_jsonl(
@@ -215,7 +206,11 @@ def read_jsonl(path: str | os.PathLike[str], kind: type[Any] = RunRecord) -> Ite
             if number == len(lines) and not line.endswith("\n"):
                 return  # interrupted write of the last record
             raise BlockbenchError(f"{path}:{number}: not a JSON run record ({exc.msg})") from None
-        yield kind.from_dict(data)
+        try:
+            record = kind.from_dict(data)
+        except FormatError as exc:
+            raise FormatError(f"{path}:{number}: {exc}") from None
+        yield record
 
 
 def records_frame(records: Iterable[RunRecord]) -> pd.DataFrame:

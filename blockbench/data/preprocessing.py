@@ -9,15 +9,12 @@ channels-last images.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
 from blockbench.components.backbone import PREPROCESSING_MODES, BackboneFactory
 from blockbench.core.errors import PluginError, UnknownNameError
-
-if TYPE_CHECKING:
-    pass
 
 ArrayT = TypeVar("ArrayT")
 

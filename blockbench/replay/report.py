@@ -5,7 +5,8 @@ Everything is in accuracy points (percent). For one repeat at run seed ``s``:
 exhaustive search chooses on validation at seed ``s`` (ties: lowest index) and
 ``pick`` the block the policy chose on validation. Overall rows average the
 tables' rows, each table weighing the same. The ``points`` list is the input
-format of ``blockbench plot regret`` (see :mod:`blockbench.report.regret`).
+format of ``blockbench plot regret`` (see :mod:`blockbench.report.regret`); the
+report's format and version are :data:`blockbench.core.formats.REPLAY_REPORT`.
 """
 
 from __future__ import annotations
@@ -17,11 +18,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from blockbench import __version__
+from blockbench.core.formats import REPLAY_REPORT
 from blockbench.replay.runner import PolicySpec, Repeat, ReplayOutcome
 from blockbench.replay.tables import ReplayTable
 
-FORMAT = "blockbench-replay"
-FORMAT_VERSION = 1
 REFERENCES = ("last-quarter", "random")
 _EPS = 1e-6  # accuracies are fractions of a test set; keep 0.5 points from failing on rounding
 
@@ -166,7 +166,7 @@ def build_report(tables: Sequence[ReplayTable], policies: Sequence[PolicySpec],
                    for p in labels if p not in (ref, "exhaustive")
                    if (c := compare(groups, p, ref, b)) is not None]
     return {
-        "format": FORMAT, "format_version": FORMAT_VERSION,
+        **REPLAY_REPORT.marker(),
         "meta": {"command": command, "blockbench_version": __version__,
                  "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
                  "repeats": repeats, "seed": seed, "budgets": list(budgets),

@@ -14,7 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from blockbench.components.policy import Budget, Observation, SignalUnavailable
+from blockbench.components.policy import (
+    Budget,
+    Observation,
+    Policy,
+    SignalUnavailable,
+    check_policy_options,
+)
 from blockbench.core.errors import UsageError
 from blockbench.plugin.registry import Components
 from blockbench.replay.tables import FidelityUnavailable, ReplayEvaluator, ReplayTable
@@ -114,7 +120,7 @@ def replay_once(table: ReplayTable, spec: PolicySpec, factory: Any, budget: Budg
     """One search of ``spec`` on ``table``; raises SignalUnavailable or FidelityUnavailable."""
     run_seed = table.seeds[repeat % len(table.seeds)]
     p_seed = policy_seed(seed, repeat)
-    policy = factory(**dict(spec.options))
+    policy: Policy = factory(**dict(spec.options))
     evaluator = ReplayEvaluator(table, run_seed)
     result = policy.search(table.space, evaluator, budget.resolve(table, policy.cost_unit), p_seed)
     bopt = table.bopt[run_seed]
@@ -155,7 +161,9 @@ def run_replay(
     if repeats < 1:
         raise UsageError(f"repeats must be at least 1, got {repeats}")
     factories = {p.label: components.policies.get(p.name).factory for p in policies}
-    for spec in policies:  # bad options fail before any replay
+    for spec in policies:  # bad options fail before any replay, naming the policy
+        entry = components.policies.get(spec.name)
+        check_policy_options(entry.name, entry.factory, spec.options)
         factories[spec.label](**dict(spec.options))
     outcome = ReplayOutcome()
     for table in tables:

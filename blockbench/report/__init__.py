@@ -1,1 +1,1 @@
-"""Reports: the leaderboard, its renderers, the CI check and plots."""
+"""Reports: the leaderboard and its renderers, the shared document writer, the CI check, plots."""

@@ -8,18 +8,17 @@ No TensorFlow here: rendering a leaderboard must stay fast.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from blockbench import __version__
 from blockbench.core.errors import BlockbenchError, UsageError
+from blockbench.core.formats import LEADERBOARD, read_json
 from blockbench.core.records import RunRecord, SearchRecord, load_results
 from blockbench.stats.grouping import group_tables
 from blockbench.stats.inference import ALPHA
@@ -28,15 +27,6 @@ from blockbench.stats.ranking import Ranking, rank_methods
 from blockbench.stats.table_stats import TableStats, analyse_table
 from blockbench.store.listing import load_store
 from blockbench.store.url import mask_secrets
-
-if TYPE_CHECKING:
-    pass
-
-FORMAT = "blockbench-leaderboard"
-FORMAT_VERSION = 1
-FORMATS = ("table", "markdown", "json", "csv", "html")
-SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".csv": "csv",
-            ".html": "html", ".htm": "html", ".txt": "table"}
 
 
 @dataclass
@@ -72,7 +62,7 @@ class Leaderboard:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "format": FORMAT, "format_version": FORMAT_VERSION,
+            **LEADERBOARD.marker(),
             "meta": {"command": self.command, "blockbench_version": self.blockbench_version,
                      "generated_at": self.generated_at, "runs_ok": self.runs_ok,
                      "runs_failed": self.runs_failed, "searches": self.searches, "alpha": self.alpha},
@@ -84,11 +74,8 @@ class Leaderboard:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Leaderboard:
-        if not isinstance(data, Mapping) or data.get("format") != FORMAT:
-            raise BlockbenchError(f"not a blockbench leaderboard (expected \"format\": {FORMAT!r})")
-        if data.get("format_version") != FORMAT_VERSION:
-            raise BlockbenchError(f"leaderboard format version {data.get('format_version')!r} is not "
-                                  f"supported by blockbench {__version__} (expects {FORMAT_VERSION})")
+        """A leaderboard from its JSON form, upgraded if an older blockbench wrote it."""
+        data = LEADERBOARD.upgrade(data)
         meta = data.get("meta", {})
         return cls(
             tables=[TableStats.from_dict(t) for t in data.get("tables", [])],
@@ -142,27 +129,10 @@ def read_results(source: str | os.PathLike[str], storage: str | None = None
 
 def load_leaderboard(path: str | os.PathLike[str]) -> Leaderboard:
     """Read a JSON leaderboard (``blockbench leaderboard --format json``)."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"leaderboard file {str(path)!r} does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BlockbenchError(f"{path}: not a JSON leaderboard ({exc})") from None
+    data = LEADERBOARD.upgrade(read_json(path, "leaderboard file"), str(path))
     try:
         return Leaderboard.from_dict(data)
     except BlockbenchError as exc:
         raise BlockbenchError(f"{path}: {exc}") from None
     except (KeyError, TypeError, ValueError) as exc:
         raise BlockbenchError(f"{path}: malformed leaderboard ({type(exc).__name__}: {exc})") from None
-
-
-def format_for(path: str | os.PathLike[str], fmt: str | None = None) -> str:
-    """The output format: ``fmt`` if given, else guessed from the file suffix."""
-    if fmt:
-        return fmt
-    suffix = Path(path).suffix.lower()
-    if suffix not in SUFFIXES:
-        raise UsageError(f"cannot tell the format of {str(path)!r} from its suffix; use one of "
-                         f"{', '.join(sorted(SUFFIXES))} or pass --format")
-    return SUFFIXES[suffix]

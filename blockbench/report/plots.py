@@ -10,17 +10,13 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from blockbench.core.errors import BlockbenchError, UsageError
 from blockbench.report.leaderboard import Leaderboard
 from blockbench.report.regret import RegretPoint, regret_curves
 from blockbench.stats.grouping import method_label
 from blockbench.stats.table_stats import TableStats
-
-if TYPE_CHECKING:
-    pass
-    pass
 
 SUFFIXES = (".png", ".svg")
 _BASELINE_STYLE = {"bl1": ("tab:gray", "--"), "bl2": ("tab:red", ":")}

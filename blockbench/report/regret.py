@@ -1,25 +1,27 @@
 """Anytime-regret points: the input format of ``blockbench plot regret``.
 
-A replay report (a later feature) says, for each policy and budget, how far
-its pick's test accuracy falls short of the best block's. This module reads
-such a report and averages it into one curve per policy; it draws nothing.
+A replay report (``blockbench replay --out FILE.json``) says, for each policy
+and budget, how far its pick's test accuracy falls short of the best block's.
+This module reads such a report and averages it into one curve per policy; it
+draws nothing.
 
-Accepted JSON: a list of points, or an object with a ``"points"`` list. Each
-point is ``{"policy": str, "budget": number, "regret": number}``; other keys
+Accepted JSON: a replay report (an object marked ``"format": "blockbench-replay"``,
+checked and upgraded by :data:`blockbench.core.formats.REPLAY_REPORT`) whose
+``"points"`` list is read, or a bare list of points. Each point is
+``{"policy": str, "budget": number, "regret": number}``; other keys
 (``"table"``, ``"seed"``...) are allowed and ignored. Points sharing a policy
 and budget (several tables or seeds) are averaged, with their min and max.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from blockbench.core.errors import BlockbenchError, UsageError
+from blockbench.core.errors import BlockbenchError
+from blockbench.core.formats import REPLAY_REPORT, read_json
 
 
 @dataclass(frozen=True)
@@ -32,11 +34,11 @@ class RegretPoint:
 
 
 def parse_points(data: Any, source: str = "regret report") -> list[RegretPoint]:
-    """Validate and convert the JSON content of a regret report."""
-    items = data.get("points") if isinstance(data, dict) else data
+    """Validate and convert the JSON content of a regret report (a replay report or a list)."""
+    items = data if isinstance(data, list) else REPLAY_REPORT.upgrade(data, source).get("points")
     if not isinstance(items, list) or not items:
         raise BlockbenchError(f"{source}: expected a non-empty list of points "
-                              '(or {"points": [...]}) with policy, budget and regret')
+                              "(alone, or as a replay report's \"points\") with policy, budget and regret")
     points = []
     for number, item in enumerate(items):
         try:
@@ -52,14 +54,7 @@ def parse_points(data: Any, source: str = "regret report") -> list[RegretPoint]:
 
 def load_points(path: str | os.PathLike[str]) -> list[RegretPoint]:
     """Read a regret report file (see the module docstring for its format)."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"regret report {str(path)!r} does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BlockbenchError(f"{path}: not JSON ({exc})") from None
-    return parse_points(data, str(path))
+    return parse_points(read_json(path, "regret report"), str(path))
 
 
 def regret_curves(points: list[RegretPoint]) -> dict[str, list[tuple[float, float, float, float]]]:

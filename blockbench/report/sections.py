@@ -1,7 +1,7 @@
 """What a leaderboard says, as format-neutral sections of rows and cells.
 
-The terminal table, Markdown and HTML renderers all draw these sections, so
-the three never disagree. Accuracies are mean ± sd over seeds of the test
+The terminal table, Markdown and HTML forms of :mod:`blockbench.report.writer`
+all draw these sections, so the three never disagree. Accuracies are mean ± sd over seeds of the test
 accuracy; the best fair method of each table is bold; ``*`` and ``†`` mark a
 difference from BL1 and BL2 that the Holm-adjusted paired t-test finds
 significant.
@@ -9,54 +9,26 @@ significant.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 from blockbench.report.leaderboard import Leaderboard
+from blockbench.report.writer import Cell, Column, Section, num
 from blockbench.stats.grouping import BASELINES, OPTIMISTIC, POLICY_PREFIX, method_label
 from blockbench.stats.inference import Summary, norm_quantile
 from blockbench.stats.table_stats import TableStats
-
-if TYPE_CHECKING:
-    pass
 
 MARKS = {"bl1": "*", "bl2": "†"}
 _ORDER = ["bl1", "bl2", "bopt", "q1", "q2", "q3", "q4"]
 
 
-@dataclass(frozen=True)
-class Cell:
-    """One table cell: its text, whether it is the row's best or a side note, and a mark after it."""
-
-    text: str
-    bold: bool = False
-    dim: bool = False
-    suffix: str = ""
-
-
-@dataclass
-class Section:
-    """A titled table with notes below it (``level`` 2 for parts, 3 for per-table details;
-    ``wrap``: cells may wrap on a narrow terminal)."""
-
-    title: str
-    headers: list[str]
-    rows: list[list[Cell]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    level: int = 2
-    wrap: bool = False
+def columns(*headers: str, wrap: bool = False) -> list[Column]:
+    """A leaderboard table's columns: a text first one that may wrap, then numbers (which wrap
+    only when ``wrap``)."""
+    return [Column(headers[0], text=True, wrap=True), *(Column(h, wrap=wrap) for h in headers[1:])]
 
 
 def acc(summary: Summary | None) -> str:
     if summary is None or summary.mean is None:
         return "—"
     return f"{summary.mean:.3f}" if summary.sd is None else f"{summary.mean:.3f} ± {summary.sd:.3f}"
-
-
-def num(value: float | None, digits: int = 3, signed: bool = False) -> str:
-    if value is None:
-        return "—"
-    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
 
 def pval(value: float | None) -> str:
@@ -104,7 +76,7 @@ def summary_section(board: Leaderboard) -> Section:
     methods = method_order(board)
     headers = ["backbone", "dataset", "partition", "weights", "px", "seeds",
                *(method_label(m) for m in methods), "Bopt vs BL1", "Bopt vs BL2", "failed"]
-    section = Section("Test accuracy (mean ± sd over seeds)", headers, notes=legend(board))
+    section = Section("Test accuracy (mean ± sd over seeds)", columns(*headers), notes=legend(board))
     for table in board.tables:
         key, best = table.key, table.best_method()
         seeds = max((m.summary.n for m in table.methods), default=0)
@@ -128,7 +100,8 @@ def method_sections(board: Leaderboard) -> list[Section]:
     out = []
     for table in board.tables:
         best = table.best_method()
-        section = Section(table.key.id, ["method", "n", "test accuracy", "vs BL1", "vs BL2"], level=3)
+        section = Section(table.key.id, columns("method", "n", "test accuracy", "vs BL1", "vs BL2"),
+                          level=3)
         for m in table.methods:
             row = [Cell(m.label, dim=m.optimistic), Cell(str(m.summary.n)),
                    Cell(acc(m.summary), bold=m.method == best, dim=m.optimistic)]
@@ -146,7 +119,7 @@ def method_sections(board: Leaderboard) -> list[Section]:
 
 def ranking_section(board: Leaderboard) -> Section:
     r = board.ranking
-    section = Section("Ranking across tables", ["method", "average rank"])
+    section = Section("Ranking across tables", columns("method", "average rank"))
     section.rows = [[Cell(method_label(m)), Cell(f"{r.average_ranks[m]:.2f}", bold=i == 0)]
                     for i, m in enumerate(r.methods)]
     if r.p_value is not None:
@@ -167,7 +140,7 @@ def ranking_section(board: Leaderboard) -> Section:
 def quarter_sections(board: Leaderboard) -> list[Section]:
     q = board.quarters
     shares = Section("Quarter analysis: best block vs BL1 and BL2",
-                     ["quarter", "tables", "beats both", "share", "beyond noise"])
+                     columns("quarter", "tables", "beats both", "share", "beyond noise"))
     for share in q.shares:
         shares.rows.append([Cell(f"Q{share.quarter}"), Cell(str(share.n_tables)),
                             Cell(str(share.beats_both)),
@@ -177,7 +150,7 @@ def quarter_sections(board: Leaderboard) -> list[Section]:
                         "both when its mean test accuracy exceeds both baselines' means, beyond noise "
                         "when its verdict is 'win' against both.")
     gains = Section("Quarter analysis: gain over the better baseline",
-                    ["quarter", "blocks", "min", "q1", "median", "q3", "max", "mean"])
+                    columns("quarter", "blocks", "min", "q1", "median", "q3", "max", "mean"))
     for quarter, box in sorted(q.gains.items()):
         gains.rows.append([Cell(f"Q{quarter}"), Cell(str(box.n)),
                            *(Cell(num(v, signed=True)) for v in
@@ -189,8 +162,9 @@ def quarter_sections(board: Leaderboard) -> list[Section]:
 
 def pairwise_section(board: Leaderboard) -> Section:
     r = board.ranking
-    section = Section("Pairwise across tables", ["method", "vs", "rank difference",
-                                                 "beyond Nemenyi CD", "Wilcoxon p (Holm)"], wrap=True)
+    section = Section("Pairwise across tables", columns("method", "vs", "rank difference",
+                                                        "beyond Nemenyi CD", "Wilcoxon p (Holm)",
+                                                        wrap=True))
     for p in r.pairwise:
         beyond = "—" if p.nemenyi_significant is None else ("yes" if p.nemenyi_significant else "no")
         section.rows.append([Cell(method_label(p.a)), Cell(method_label(p.b)),
@@ -206,8 +180,8 @@ def detail_sections(board: Leaderboard) -> list[Section]:
     for table in board.tables:
         level = f"{100 * (1 - board.alpha):g}% CI"
         section = Section(f"{table.key.id}: comparisons",
-                          ["method", "vs", "n", "mean diff", level, "d_z", "t-test p (Holm)",
-                           "Wilcoxon p (Holm)", "verdict"], level=3, wrap=True)
+                          columns("method", "vs", "n", "mean diff", level, "d_z", "t-test p (Holm)",
+                                  "Wilcoxon p (Holm)", "verdict", wrap=True), level=3)
         for c in table.comparisons:
             p = c.paired
             section.rows.append([
@@ -234,8 +208,8 @@ def sections(board: Leaderboard, details: bool = True, wide: bool = True) -> lis
     if wide:
         out = [summary_section(board)]
     else:
-        out = [*method_sections(board), Section("Legend", [], notes=legend(board))]
+        out = [*method_sections(board), Section("Legend", notes=legend(board))]
     out += [ranking_section(board), *quarter_sections(board)]
     if board.notes:
-        out.append(Section("Notes", [], notes=list(board.notes)))
+        out.append(Section("Notes", notes=list(board.notes)))
     return out + (detail_sections(board) if details else [])

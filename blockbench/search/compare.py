@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from blockbench.components.policy import Budget
+from blockbench.components.policy import Budget, Policy, PolicyFactory, check_policy_options
 from blockbench.core.records import RunRecord, SearchRecord
 from blockbench.core.task import Task
-from blockbench.plugin.registry import Components
+from blockbench.plugin.registry import Components, Entry
 from blockbench.search.evaluator import CostTracker, TrainingEvaluator
 from blockbench.search.progress import ProgressReporter
 from blockbench.store.results_dir import ResultsDir
@@ -47,13 +47,21 @@ def estimate_runs(n_blocks: int, policies: Sequence[PolicyRequest]) -> int:
     return 2 + min(asked, n_blocks)
 
 
-def make_policy(factory: Any, options: Mapping[str, Any], storage: str | None) -> Any:
-    """Instantiate a policy; one with a ``storage`` option it was not given gets the store's URL,
-    so its Optuna study lives beside the run records (the URL stays out of the recorded options)."""
+def make_policy(entry: Entry[PolicyFactory], options: Mapping[str, Any], storage: str | None) -> Policy:
+    """Check a policy's options by its registered name, then instantiate it.
+
+    A Policy subclass with a ``storage`` option it was not given gets the
+    store's URL, so its Optuna study lives beside the run records (the URL
+    stays out of the recorded options).
+    """
+    check_policy_options(entry.name, entry.factory, options)
     kwargs = dict(options)
-    if storage and "storage" in getattr(factory, "option_defaults", {}) and "storage" not in kwargs:
+    declared = entry.factory.option_defaults if isinstance(entry.factory, type) \
+        and issubclass(entry.factory, Policy) else {}
+    if storage and "storage" in declared and "storage" not in kwargs:
         kwargs["storage"] = storage
-    return factory(**kwargs)
+    policy: Policy = entry.factory(**kwargs)
+    return policy
 
 
 def run_search(problem: Problem, evaluator: TrainingEvaluator, request: PolicyRequest,
@@ -63,7 +71,7 @@ def run_search(problem: Problem, evaluator: TrainingEvaluator, request: PolicyRe
     entry = components.policies.get(request.name)
     seed = evaluator.seed
     tracker = CostTracker(evaluator)
-    policy = make_policy(entry.factory, request.options, results.store.url)
+    policy = make_policy(entry, request.options, results.store.url)
     result = policy.search(problem.space, tracker, request.budget, seed)
     pick_hash = None
     if result.pick is not None:
@@ -101,7 +109,7 @@ def run_compare(
     for task in tasks:  # validate everything before training anything
         engine.check(task)
     for request in policies:
-        factories[request.name].factory(**dict(request.options))
+        make_policy(factories[request.name], request.options, None)
     outcome = CompareOutcome()
     for task in tasks:
         problem = engine.setup(task)

@@ -10,18 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from blockbench.components.policy import Observation, Signal
 from blockbench.core.records import RunRecord
 from blockbench.search.progress import ProgressReporter
 from blockbench.store.results_dir import ResultsDir
 from blockbench.train.problem import Problem
-
-if TYPE_CHECKING:
-    pass
-    pass
-    pass
 
 
 class TrainingEvaluator:
@@ -111,7 +106,11 @@ class TrainingEvaluator:
 
 @dataclass
 class CostTracker:
-    """Wraps an evaluator for one policy: counts runs, epochs and trained runs, keeps hashes."""
+    """The :class:`~blockbench.components.policy.Evaluator` a policy sees in a real search.
+
+    It wraps the problem's training evaluator for one policy, and counts that
+    policy's runs, epochs and trained runs, and keeps their hashes.
+    """
 
     inner: TrainingEvaluator
     runs: int = 0

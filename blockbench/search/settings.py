@@ -14,8 +14,10 @@ from blockbench.core.task import SplitConfig, Task
 KEYS = {
     "backbone", "dataset", "partition", "policy", "seeds", "seed_start", "epochs", "input_size",
     "weights", "preprocessing", "out", "budget", "hparams", "backbone_options",
-    "dataset_options", "partition_params", "policy_options", "split",
+    "dataset_options", "partition_options", "policy_options", "split",
 }
+#: Names of earlier releases that still work.
+OLD_KEYS = {"partition_params": "partition_options"}
 
 
 @dataclass
@@ -37,7 +39,7 @@ class Settings:
     hparams: dict[str, Any] = field(default_factory=dict)
     backbone_options: dict[str, Any] = field(default_factory=dict)
     dataset_options: dict[str, Any] = field(default_factory=dict)
-    partition_params: dict[str, Any] = field(default_factory=dict)
+    partition_options: dict[str, Any] = field(default_factory=dict)
     policy_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     split: dict[str, Any] = field(default_factory=dict)
 
@@ -45,6 +47,7 @@ class Settings:
         """Apply ``values`` (from a preset, a file or flags); unknown keys are an error."""
         for key, value in values.items():
             key = key.replace("-", "_")
+            key = OLD_KEYS.get(key, key)
             if key not in KEYS:
                 hint = suggest(key, sorted(KEYS))
                 did = f" Did you mean {hint[0]!r}?" if hint else ""
@@ -90,7 +93,7 @@ class Settings:
                     backbone=backbone, dataset=name, split=split, partition=self.partition,
                     weights=self.weights, input_size=self.input_size,
                     preprocessing=self.preprocessing, backbone_options=self.backbone_options,
-                    dataset_options=options, partition_params=self.partition_params,
+                    dataset_options=options, partition_params=self.partition_options,
                     hparams=hparams,
                 ))
         return tasks

@@ -12,11 +12,10 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from blockbench.core.task import Task
 from blockbench.plugin.registry import Components
-from blockbench.search.compare import PolicyRequest, run_search
+from blockbench.search.compare import PolicyRequest, make_policy, run_search
 from blockbench.search.evaluator import TrainingEvaluator
 from blockbench.search.progress import ProgressReporter
 from blockbench.search.queue import (
@@ -33,9 +32,6 @@ from blockbench.store.url import mask_secrets
 from blockbench.train.engine import Engine
 from blockbench.train.problem import Problem
 
-if TYPE_CHECKING:
-    pass
-
 log = logging.getLogger(__name__)
 
 
@@ -49,7 +45,7 @@ def detach_study(name: str | None, tasks: Sequence[Task], policies: Sequence[Pol
     canonical = {}
     for request in policies:
         entry = components.policies.get(request.name)
-        entry.factory(**dict(request.options))  # options are checked before anything is queued
+        make_policy(entry, request.options, None)  # options are checked before anything is queued
         canonical[request.name] = entry.name
     definition = StudyDefinition(list(tasks), list(policies), list(seeds), retries)
     name = check_study_name(name) if name else definition.default_name()

@@ -13,15 +13,23 @@ A plugin's own tests subclass one suite per component and inherit its checks::
 
 Checks that build or run Keras models are marked ``tf``; register the ``tf``
 marker in your pytest configuration (see docs/writing-plugins.md). This
-package imports pytest; blockbench itself never imports it.
+package imports pytest, from the ``testing`` extra (``pip install
+'blockbench[testing]'``); blockbench itself never imports it.
 """
 
-import pytest
+try:
+    import pytest
+except ModuleNotFoundError as exc:
+    if exc.name != "pytest":
+        raise
+    raise ModuleNotFoundError("blockbench.testing needs pytest, which blockbench does not "
+                              "install: pip install 'blockbench[testing]'", name="pytest") from None
 
 # Before importing the suites, so their plain asserts get pytest's detailed messages.
 pytest.register_assert_rewrite(
     "blockbench.testing.backbone_contract",
     "blockbench.testing.dataset_contract",
+    "blockbench.testing.option_checks",
     "blockbench.testing.partition_contract",
     "blockbench.testing.policy_contract",
 )

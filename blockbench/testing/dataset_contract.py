@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from blockbench.components.dataset import SPLITS, DatasetFactory, DatasetSource, Example
-from blockbench.core.errors import UsageError
+from blockbench.testing.option_checks import (
+    assert_completes_defaults,
+    assert_unknown_option_is_refused,
+)
 from blockbench.testing.probe import check_registration
-
-UNKNOWN_OPTION = "no_such_option_xyz"
 
 
 class DatasetContract:
@@ -65,18 +66,11 @@ class DatasetContract:
         )
 
     def test_check_options_completes_defaults(self, dataset_factory: DatasetFactory) -> None:
-        defaults = dict(dataset_factory.option_defaults)
-        assert dataset_factory.check_options({}) == defaults, (
-            "check_options({}) must return exactly option_defaults"
-        )
-        completed = dataset_factory.check_options(dict(self.options))
-        assert set(completed) == set(defaults) | set(self.options), (
-            f"check_options returned keys {sorted(completed)}, expected {sorted(defaults)}"
-        )
+        assert_completes_defaults(dataset_factory.check_options,
+                                  dataset_factory.option_defaults, self.options)
 
     def test_unknown_option_is_a_usage_error(self, dataset_factory: DatasetFactory) -> None:
-        with pytest.raises(UsageError, match=UNKNOWN_OPTION):
-            dataset_factory.check_options({**self.options, UNKNOWN_OPTION: 1})
+        assert_unknown_option_is_refused(dataset_factory.check_options, self.options)
 
     def test_registration_is_cheap_and_tensorflow_free(self, dataset_factory: Any) -> None:
         check_registration("dataset", dataset_factory, self.plugin_module, self.registered_name)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from blockbench.components.policy import Observation
+from blockbench.components.policy import Observation, Signal, SignalUnavailable
 from blockbench.plugin import manager as plugins
 
 if TYPE_CHECKING:
@@ -22,28 +22,37 @@ class FakeEvaluator:
     a replay table would: a policy that selects on test picks differently from
     one that selects on validation, and the contract suite notices.
 
+    It implements the whole :class:`~blockbench.components.policy.Evaluator`
+    protocol: ``signal`` serves the signals it was given, as a replay table
+    serves stored ones, and raises ``SignalUnavailable`` for any other.
+
     Args:
         val: full-training validation accuracy of each known target.
         test: test accuracy of each known target.
         full_epochs: epochs of a full run (what ``epochs=None`` means).
         failing: targets whose runs fail (``ok=False``, no accuracy).
+        signals: the signals it serves, by name (whatever the parameters asked for).
 
     Attributes:
         calls: every ``(target, epochs)`` requested, in order.
         log: every observation returned, in order.
         unknown: requested targets that are not in ``val``.
+        signal_requests: every ``(name, params)`` asked of :meth:`signal`, in order.
         test_accuracies: the test table (a policy must never read it).
     """
 
     def __init__(self, val: Mapping[str, float], test: Mapping[str, float], *,
-                 full_epochs: int = 10, failing: Iterable[str] = ()) -> None:
+                 full_epochs: int = 10, failing: Iterable[str] = (),
+                 signals: Mapping[str, Signal] | None = None) -> None:
         self.val_accuracies = dict(val)
         self.test_accuracies = dict(test)
         self.full_epochs = full_epochs
         self.failing = set(failing)
+        self.signals = dict(signals or {})
         self.calls: list[tuple[str, int]] = []
         self.log: list[Observation] = []
         self.unknown: list[str] = []
+        self.signal_requests: list[tuple[str, dict[str, Any]]] = []
 
     def evaluate(self, target: str, *, epochs: int | None = None) -> Observation:
         """Return the tabled validation accuracy; shorter runs score proportionally lower."""
@@ -59,6 +68,15 @@ class FakeEvaluator:
             obs = Observation(target, self.val_accuracies[target] * (0.6 + 0.4 * fraction), n, True)
         self.log.append(obs)
         return obs
+
+    def signal(self, name: str, measure: Callable[..., Signal], **params: Any) -> Signal:
+        """The signal given for ``name`` (``measure`` is never called: nothing trains here)."""
+        self.signal_requests.append((name, params))
+        if name not in self.signals:
+            given = ", ".join(sorted(self.signals)) or "none"
+            raise SignalUnavailable(f"this FakeEvaluator serves no {name!r} signal (given: {given}); "
+                                    "pass signals={name: Signal(...)}")
+        return self.signals[name]
 
     @property
     def epochs_spent(self) -> int:
@@ -157,7 +175,6 @@ def use_entry_points(monkeypatch: pytest.MonkeyPatch, extra: Iterable[Any], *,
     loading components again.
     """
     from importlib import metadata
-
 
     extra = list(extra)
 

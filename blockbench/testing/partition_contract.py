@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import pytest
 
 from blockbench.components.partition import PartitionError, PartitionStrategy, build_partition
-from blockbench.core.errors import UsageError
 from blockbench.testing.fakes import tiny_backbone
+from blockbench.testing.option_checks import (
+    assert_completes_defaults,
+    assert_unknown_option_is_refused,
+)
 from blockbench.testing.probe import check_registration
-
-UNKNOWN_PARAM = "no_such_param_xyz"
 
 
 class PartitionContract:
@@ -25,14 +27,16 @@ class PartitionContract:
 
     Attributes:
         strategy: the strategy instance under test.
-        params: strategy parameters to split with.
+        options: strategy options to split with (``params``, their old name, works
+            until the next release).
         min_blocks: fewest blocks the strategy must make on the model.
         plugin_module: the module your entry point names; None means the strategy's module.
         registered_name: the name the plugin registers the strategy under (checked if set).
     """
 
     strategy: ClassVar[PartitionStrategy | None] = None
-    params: ClassVar[Mapping[str, Any]] = {}
+    options: ClassVar[Mapping[str, Any]] = {}
+    params: ClassVar[Mapping[str, Any] | None] = None  # deprecated name of ``options``
     min_blocks: ClassVar[int] = 2
     plugin_module: ClassVar[str | None] = None
     registered_name: ClassVar[str | None] = None
@@ -60,24 +64,24 @@ class PartitionContract:
     def _name(self) -> str:
         return self.registered_name or "under-test"
 
+    def _options(self) -> dict[str, Any]:
+        if self.params is not None:
+            warnings.warn(f"{type(self).__name__}.params is deprecated: rename it options",
+                          DeprecationWarning, stacklevel=2)
+            return dict(self.params)
+        return dict(self.options)
+
     def test_strategy_is_a_partition_strategy(self, partition_strategy: Any) -> None:
         assert isinstance(partition_strategy, PartitionStrategy), (
             f"{partition_strategy!r} is not a blockbench.components.partition.PartitionStrategy instance"
         )
 
-    def test_check_params_completes_defaults(self, partition_strategy: PartitionStrategy) -> None:
-        defaults = dict(partition_strategy.param_defaults)
-        assert partition_strategy.check_params({}) == defaults, (
-            "check_params({}) must return exactly param_defaults"
-        )
-        completed = partition_strategy.check_params(dict(self.params))
-        assert set(completed) == set(defaults) | set(self.params), (
-            f"check_params returned keys {sorted(completed)}, expected {sorted(defaults)}"
-        )
+    def test_check_options_completes_defaults(self, partition_strategy: PartitionStrategy) -> None:
+        assert_completes_defaults(partition_strategy.check_options,
+                                  partition_strategy.option_defaults, self._options())
 
-    def test_unknown_param_is_a_usage_error(self, partition_strategy: PartitionStrategy) -> None:
-        with pytest.raises(UsageError, match=UNKNOWN_PARAM):
-            partition_strategy.check_params({**self.params, UNKNOWN_PARAM: 1})
+    def test_unknown_option_is_a_usage_error(self, partition_strategy: PartitionStrategy) -> None:
+        assert_unknown_option_is_refused(partition_strategy.check_options, self._options())
 
     def test_registration_is_cheap_and_tensorflow_free(self, partition_strategy: Any) -> None:
         check_registration("partition", partition_strategy, self.plugin_module,
@@ -87,8 +91,8 @@ class PartitionContract:
     def test_split_returns_lists_of_layer_names(self, partition_strategy: PartitionStrategy,
                                                 partition_model: Any,
                                                 initial_model_state: Any) -> None:
-        params = partition_strategy.check_params(dict(self.params))
-        groups = partition_strategy.split(partition_model, **params)
+        options = partition_strategy.check_options(self._options())
+        groups = partition_strategy.split(partition_model, **options)
         assert isinstance(groups, list | tuple), f"split() returned {type(groups)}"
         bad = [g for g in groups
                if not isinstance(g, list | tuple) or not all(isinstance(n, str) for n in g)]
@@ -99,7 +103,7 @@ class PartitionContract:
                                            partition_model: Any, initial_model_state: Any) -> None:
         try:
             partition = build_partition(self._name(), partition_strategy, partition_model,
-                                        self.params)
+                                        self._options())
         except PartitionError as exc:
             pytest.fail(f"build_partition rejected the groups: {exc}", pytrace=False)
         assert len(partition) >= self.min_blocks, (
@@ -109,16 +113,16 @@ class PartitionContract:
     @pytest.mark.tf
     def test_split_is_deterministic(self, partition_strategy: PartitionStrategy,
                                     partition_model: Any, initial_model_state: Any) -> None:
-        first = build_partition(self._name(), partition_strategy, partition_model, self.params)
-        second = build_partition(self._name(), partition_strategy, partition_model, self.params)
+        first = build_partition(self._name(), partition_strategy, partition_model, self._options())
+        second = build_partition(self._name(), partition_strategy, partition_model, self._options())
         assert first.digest == second.digest, "two splits of the same model differ"
 
     @pytest.mark.tf
     def test_split_leaves_the_model_unchanged(self, partition_strategy: PartitionStrategy,
                                               partition_model: Any,
                                               initial_model_state: Any) -> None:
-        partition_strategy.split(partition_model, **partition_strategy.check_params(
-            dict(self.params)))
+        partition_strategy.split(partition_model,
+                                 **partition_strategy.check_options(self._options()))
         assert _model_state(partition_model) == initial_model_state, (
             "split() changed the model (layers, trainable flags or weights); it must only read it"
         )

@@ -80,7 +80,8 @@ class PolicyContract:
                              failing=failing)
 
     def search(self, factory: Any, evaluator: FakeEvaluator, budget: Budget) -> PolicyResult:
-        return factory(**self.options).search(self.space(), evaluator, budget, self.seed)
+        policy: Policy = factory(**self.options)
+        return policy.search(self.space(), evaluator, budget, self.seed)
 
     def test_factory_makes_a_policy(self, policy_factory: Any) -> None:
         policy = policy_factory(**self.options)

@@ -29,11 +29,12 @@ import logging
 import os
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from blockbench.components.backbone import Weights
+from blockbench.components.backbone import BackboneFactory, Weights, check_weights
 from blockbench.components.partition import Partition, build_partition
 from blockbench.core.errors import UsageError
+from blockbench.core.options import check_named_options
 from blockbench.core.task import Task, complete_hparams
 from blockbench.data.prepare import prepare
 from blockbench.data.preprocessing import resolve_preprocessing
@@ -41,14 +42,6 @@ from blockbench.plugin.registry import Components
 from blockbench.train.finetune import FineTuneModel, dtype_policy
 from blockbench.train.problem import Problem
 from blockbench.train.runtime import Runtime
-
-if TYPE_CHECKING:
-    pass
-    pass
-    pass
-    pass
-    pass
-    pass
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +74,15 @@ class Engine:
     def check(self, task: Task) -> None:
         """Validate names and options without importing TensorFlow (fail fast, one line)."""
 
-        entry = self.components.backbones.get(task.backbone)
-        size = task.input_size or entry.factory.default_input_size
-        entry.factory.check_options(size, dict(task.backbone_options))
-        resolve_preprocessing(entry.factory, task.preprocessing)
-        self.components.datasets.get(task.dataset).factory.check_options(dict(task.dataset_options))
-        self.components.partitions.get(task.partition).factory.check_params(dict(task.partition_params))
-        Weights.parse(task.weights)
+        bb = self.components.backbones.get(task.backbone)
+        bb.factory.check_input_size(task.input_size or bb.factory.default_input_size)
+        check_named_options(bb.factory, dict(task.backbone_options), "backbone", bb.name)
+        resolve_preprocessing(bb.factory, task.preprocessing)
+        ds = self.components.datasets.get(task.dataset)
+        check_named_options(ds.factory, dict(task.dataset_options), "dataset", ds.name)
+        pt = self.components.partitions.get(task.partition)
+        check_named_options(pt.factory, dict(task.partition_params), "partition", pt.name)
+        check_weights(bb.name, bb.factory, Weights.parse(task.weights))
         complete_hparams(task.hparams)
 
     def setup(self, task: Task) -> Problem:
@@ -99,17 +94,17 @@ class Engine:
         ds = self.components.datasets.get(task.dataset)
         pt = self.components.partitions.get(task.partition)
         size = int(task.input_size or bb.factory.default_input_size)
-        options = bb.factory.check_options(size, dict(task.backbone_options))
+        options = bb.factory.check_options(dict(task.backbone_options))
         weights = Weights.parse(task.weights)
         hparams = complete_hparams(task.hparams)
         precision = hparams["precision"]
         bkey = (bb.name, tuple(sorted(options.items())), weights.identity, size, precision)
         if bkey not in self._backbones:
-            self._backbones[bkey] = _build(bb.factory, weights, size, options, precision)
+            self._backbones[bkey] = build_backbone(bb.factory, weights, size, options, precision)
         model = self._backbones[bkey]
         data = prepare(ds.name, ds.factory, ds.factory.check_options(dict(task.dataset_options)),
                        size, task.split, cache_dir=self.data_cache_dir)
-        params = pt.factory.check_params(dict(task.partition_params))
+        params = pt.factory.check_options(dict(task.partition_params))
         pkey = (bkey, pt.name, tuple(sorted((k, str(v)) for k, v in params.items())))
         if pkey not in self._partitions:
             self._partitions[pkey] = build_partition(pt.name, pt.factory, model, params)
@@ -127,9 +122,9 @@ class Engine:
 
         factory = self.components.backbones.get(problem.backbone).factory
         precision = problem.hparams["precision"]
-        backbone = _build(factory, problem.weights, problem.input_size,
-                          problem.backbone_options, precision)
-        # Random initialisation (weights "none") differs between builds: start from the same.
+        backbone = build_backbone(factory, problem.weights, problem.input_size,
+                                  problem.backbone_options, precision)
+        # Start from the shared model's weights, whatever the factory's initialisers do.
         backbone.set_weights(problem.finetune.initial_weights)
         with dtype_policy(precision):
             return FineTuneModel(backbone, problem.data.n_classes, problem.hparams)
@@ -142,11 +137,25 @@ class Engine:
             self._determinism = True
 
 
-def _build(factory: Any, weights: Weights, size: int, options: Mapping[str, Any],
-           precision: str) -> Any:
-    """Build a backbone under ``precision``'s dtype policy, with canonical layer names."""
-    import keras
+def build_backbone(factory: BackboneFactory, weights: Weights, size: int,
+                   options: Mapping[str, Any], precision: str = "float32") -> Any:
+    """Build a backbone as every run does: canonical layer names, fixed initial weights.
 
+    The engine builds through this function, and ``BackboneContract`` checks a
+    factory through it too, so the suite tests the procedure runs rely on.
+
+    Args:
+        factory: the backbone factory.
+        weights: what to initialise from; with ``Weights.parse("none")`` the
+            weights are the random draw that follows ``keras.utils.set_random_seed(0)``.
+        size: input side in pixels.
+        options: the backbone options, already completed by ``check_options``.
+        precision: ``float32`` or ``mixed_float16``: the dtype policy layers are built under.
+
+    Returns:
+        The ``keras.Model`` that ``factory.build`` returned.
+    """
+    import keras
 
     # Auto-generated layer names come from a process-wide counter: reset it so a
     # backbone gets the same names (hence partition digest and run hashes) as in a

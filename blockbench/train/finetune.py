@@ -148,7 +148,6 @@ class FineTuneModel:
         """The backbone after ``cut`` plus the head, fed with the cut's frontier tensors."""
         import keras
 
-
         if cut.first not in self._suffixes:
             inputs, outputs = rebuild(self.backbone, cut.frontier, self.backbone.outputs)
             name = f"{self.backbone.name}_after_{cut.first or 'all'}"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -34,9 +34,6 @@ from blockbench.train.loop import (
     new_record,
 )
 from blockbench.train.steps import make_optimizer
-
-if TYPE_CHECKING:
-    pass
 
 
 def _dataset(inputs: RunInputs, split: str, batch_size: int) -> Any:
@@ -121,7 +118,6 @@ def fit_run(spec: RunSpec, inputs: RunInputs, on_epoch: EpochCallback | None = N
     """Train ``spec`` with compile + fit; NaN loss and out-of-memory become failed records."""
     import keras
     import tensorflow as tf
-
 
     hp = spec.hparams
     epochs = int(epochs if epochs is not None else hp["epochs"])

@@ -134,7 +134,6 @@ def train_run(spec: RunSpec, inputs: RunInputs, on_epoch: EpochCallback | None =
     """Train ``spec`` and return its record; NaN loss and out-of-memory become failed records."""
     import tensorflow as tf
 
-
     hp = spec.hparams
     epochs = int(epochs if epochs is not None else hp["epochs"])
     keep_best = check_eval_epoch(hp) == "best-val"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from blockbench.components.partition import layer_order
 from blockbench.core.errors import UsageError
@@ -25,12 +25,6 @@ from blockbench.train.loop import EpochCallback, Feed, RunInputs, image_feed, tr
 from blockbench.train.problem import Problem
 from blockbench.train.steps import StepCache
 from blockbench.train.subgraph import CutError
-
-if TYPE_CHECKING:
-    pass
-    pass
-    pass
-    pass
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +104,6 @@ class Runtime:
 
     def _image_feed(self, problem: Problem, inputs: RunInputs) -> Feed:
         import tensorflow as tf
-
 
         images = problem.data.images
         if id(images) not in self._images:  # the array is held, so its id stays unique

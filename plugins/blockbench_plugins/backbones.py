@@ -225,16 +225,20 @@ class KerasApplication(BackboneFactory):
     def __init__(self, arch: Architecture) -> None:
         self.arch = arch
 
-    def check_options(self, input_size: int, options: Mapping[str, Any]) -> dict[str, Any]:
-        """Check the input size against this backbone's minimum and complete the options."""
+    def check_input_size(self, size: int) -> None:
+        """Check the input size against this backbone's minimum."""
         name = self.arch.name
-        if isinstance(input_size, bool) or not isinstance(input_size, int):
-            raise UsageError(f"input size {input_size!r} for backbone {name!r} must be an integer")
-        if input_size < self.min_input_size:
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise UsageError(f"input size {size!r} for backbone {name!r} must be an integer")
+        if size < self.min_input_size:
             raise UsageError(
-                f"input size {input_size} is too small for backbone {name!r}: "
+                f"input size {size} is too small for backbone {name!r}: "
                 f"its minimum is {self.min_input_size} pixels"
             )
+
+    def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Complete the options, mapping each value onto one of its valid choices."""
+        name = self.arch.name
         unknown = sorted(set(options) - set(self.arch.options))
         if unknown:
             valid = ", ".join(sorted(self.arch.options)) or "none"
@@ -253,7 +257,8 @@ class KerasApplication(BackboneFactory):
 
     def build(self, weights: Weights, input_size: int, **options: Any) -> keras.Model:
         """Build the model without its top, with ``weights`` loaded."""
-        options = self.check_options(input_size, options)
+        self.check_input_size(input_size)
+        options = self.check_options(options)
         keras_weights: str | None = None
         load_path = weights.path if weights.kind == "file" else None
         if weights.kind == "imagenet":

@@ -14,6 +14,7 @@ from typing import Any
 
 from blockbench.components.dataset import DatasetFactory, DatasetSource, Example
 from blockbench.core.errors import BlockbenchError, UsageError
+from blockbench.core.options import REQUIRED
 from blockbench.plugin.hookspecs import hookimpl
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
@@ -140,7 +141,7 @@ class ImageFolder(DatasetFactory):
     fingerprint then digests only the kept images.
     """
 
-    option_defaults = {"path": None, "max_per_class": None}
+    option_defaults = {"path": REQUIRED, "max_per_class": None}
     OFFICIAL = ("train", "val", "test")
 
     def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:

@@ -81,6 +81,8 @@ class DemoCNN(BackboneFactory):
     preprocessing: ClassVar[str] = "unit"
     min_input_size: ClassVar[int] = 32
     default_input_size: ClassVar[int] = demo_data.IMAGE_SIZE
+    #: ``--weights imagenet`` loads the weights pretrained on the source task, shipped in the package.
+    has_pretrained_weights: ClassVar[bool] = True
 
     def build(self, weights: Weights, input_size: int, **options: Any) -> keras.Model:
         model = build_demo_cnn(input_size)

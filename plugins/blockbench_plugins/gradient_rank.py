@@ -18,7 +18,8 @@ TensorFlow is imported only inside :func:`measure_gradient_norms`.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -29,19 +30,14 @@ from blockbench.components.policy import (
     PolicyResult,
     SearchSpace,
     Signal,
-    SignalUnavailable,
     best_on_validation,
     check_int,
-    full_epochs_of,
     run_limit,
 )
 from blockbench.core.errors import BlockbenchError
 from blockbench.core.spec import block_target
 from blockbench.data.preprocessing import preprocess
 from blockbench.train.problem import Problem
-
-if TYPE_CHECKING:
-    pass
 
 SIGNAL = "gradient-norm"
 
@@ -55,7 +51,6 @@ def measure_gradient_norms(problem: Problem, seed: int, *, head_epochs: int, bat
     """
     import keras
     import tensorflow as tf
-
 
     head = problem.train(problem.spec("bl1", seed, epochs=head_epochs))
     if not head.ok:
@@ -104,20 +99,18 @@ class GradientRank(Policy):
 
     option_defaults = {"k": None, "head_epochs": 2, "batches": 8}
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        check_int("gradient-rank", "k", self.options["k"], 1, allow_none=True)
-        check_int("gradient-rank", "head_epochs", self.options["head_epochs"], 1)
-        check_int("gradient-rank", "batches", self.options["batches"], 1)
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
+        checked = super().check_options(options)
+        check_int("gradient-rank", "k", checked["k"], 1, allow_none=True)
+        check_int("gradient-rank", "head_epochs", checked["head_epochs"], 1)
+        check_int("gradient-rank", "batches", checked["batches"], 1)
+        return checked
 
     def search(self, space: SearchSpace, evaluator: Evaluator, budget: Budget, seed: int) -> PolicyResult:
-        measure = getattr(evaluator, "signal", None)
-        if measure is None:
-            raise SignalUnavailable("policy gradient-rank needs an evaluator that can measure a "
-                                    "per-block signal (a real search, or a replay table that stored one)")
-        signal: Signal = measure(SIGNAL, measure_gradient_norms,
-                                 head_epochs=self.options["head_epochs"], batches=self.options["batches"])
-        full = full_epochs_of(evaluator)
+        signal = evaluator.signal(SIGNAL, measure_gradient_norms,
+                                  head_epochs=self.options["head_epochs"], batches=self.options["batches"])
+        full = evaluator.full_epochs
         default = len(space.in_quarter(4))
         left = Budget(
             runs=None if budget.runs is None else budget.runs - signal.runs,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import uuid
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -25,7 +26,6 @@ from blockbench.components.policy import (
     SearchSpace,
     best_on_validation,
     check_int,
-    full_epochs_of,
     run_limit,
 )
 from blockbench.core.errors import BlockbenchError, UsageError
@@ -62,18 +62,20 @@ class OptunaPolicy(Policy):
                        "study_name": None}
     policy_name: ClassVar[str] = "optuna"
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        name = self.policy_name
-        check_int(name, "startup", self.options["startup"], 0)
-        check_int(name, "warm_start", self.options["warm_start"], 0)
-        quarter = self.options["prior_quarter"]
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
+        checked = super().check_options(options)
+        name = cls.policy_name
+        check_int(name, "startup", checked["startup"], 0)
+        check_int(name, "warm_start", checked["warm_start"], 0)
+        quarter = checked["prior_quarter"]
         if quarter not in (1, 2, 3, 4):
             raise UsageError(f"option prior_quarter={quarter!r} of policy {name} is not valid; "
                              "use 1, 2, 3 or 4")
         for key in ("storage", "study_name"):
-            if self.options[key] is not None and not isinstance(self.options[key], str):
+            if checked[key] is not None and not isinstance(checked[key], str):
                 raise UsageError(f"option {key} of policy {name} must be a string")
+        return checked
 
     def make_sampler(self, seed: int) -> optuna.samplers.BaseSampler:
         raise NotImplementedError
@@ -111,7 +113,7 @@ class OptunaPolicy(Policy):
         import optuna
         from optuna.trial import TrialState
 
-        limit = min(run_limit(space, budget, full_epochs_of(evaluator)), space.n_blocks)
+        limit = min(run_limit(space, budget, evaluator.full_epochs), space.n_blocks)
         if limit == 0:
             return PolicyResult(None, [], {"trials": 0})
         study = self._study(seed)

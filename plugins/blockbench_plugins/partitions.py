@@ -98,23 +98,23 @@ class Delimiter(PartitionStrategy):
     without trainable weights join the block before them (see
     :func:`merge_weightless`).
 
-    Parameters:
+    Options:
         delimiters: friendly names (activation, batchnorm, maxpool, avgpool,
             pool) or Keras layer class names (case-insensitive), as a list or a
             comma-separated string.
     """
 
-    param_defaults: ClassVar[Mapping[str, Any]] = {
+    option_defaults: ClassVar[Mapping[str, Any]] = {
         "delimiters": ["activation", "batchnorm", "maxpool"],
     }
 
-    def check_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        checked = super().check_params(params)
+    def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        checked = super().check_options(options)
         checked["delimiters"] = _delimiter_tokens(checked["delimiters"])
         return checked
 
-    def split(self, model: keras.Model, **params: Any) -> list[list[str]]:
-        classes = self._classes(model, params["delimiters"])
+    def split(self, model: keras.Model, **options: Any) -> list[list[str]]:
+        classes = self._classes(model, options["delimiters"])
         segments: list[list[Any]] = [[]]
         for layer in layer_order(model):
             segments[-1].append(layer)
@@ -158,15 +158,15 @@ class Stage(PartitionStrategy):
     unit (stem, head convolution, merges) join the unit before them, the stem
     the first unit. An architecture with no known naming is a UsageError.
 
-    Parameters:
+    Options:
         pattern: optional regular expression overriding the built-in families,
             e.g. ``^conv(\\d)_block`` for ResNet50V2's four stages.
     """
 
-    param_defaults: ClassVar[Mapping[str, Any]] = {"pattern": ""}
+    option_defaults: ClassVar[Mapping[str, Any]] = {"pattern": ""}
 
-    def check_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        checked = super().check_params(params)
+    def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        checked = super().check_options(options)
         pattern = checked["pattern"]
         if not isinstance(pattern, str):
             raise UsageError(f"stage pattern must be a regular expression, got {pattern!r}")
@@ -176,11 +176,11 @@ class Stage(PartitionStrategy):
             raise UsageError(f"stage pattern {pattern!r} is not a valid regular expression: {exc}") from None
         return checked
 
-    def split(self, model: keras.Model, **params: Any) -> list[list[str]]:
+    def split(self, model: keras.Model, **options: Any) -> list[list[str]]:
         layers = layer_order(model)
         units = assign_units([layer.name for layer in layers],
                              [trainable_count(layer) for layer in layers],
-                             params["pattern"], model.name)
+                             options["pattern"], model.name)
         segments: list[list[Any]] = []
         for i, layer in enumerate(layers):
             if i == 0 or units[i] != units[i - 1]:
@@ -197,14 +197,14 @@ class Uniform(PartitionStrategy):
     ``k`` runs minimising the sum of squared block sizes, which is the most
     even split (dynamic programming, exact and deterministic: ties cut early).
 
-    Parameters:
+    Options:
         k: number of blocks, at most the number of layers with trainable weights.
     """
 
-    param_defaults: ClassVar[Mapping[str, Any]] = {"k": 8}
+    option_defaults: ClassVar[Mapping[str, Any]] = {"k": 8}
 
-    def check_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        checked = super().check_params(params)
+    def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        checked = super().check_options(options)
         k = checked["k"]
         if isinstance(k, str) and k.strip().isdigit():
             k = int(k)
@@ -213,9 +213,9 @@ class Uniform(PartitionStrategy):
         checked["k"] = k
         return checked
 
-    def split(self, model: keras.Model, **params: Any) -> list[list[str]]:
+    def split(self, model: keras.Model, **options: Any) -> list[list[str]]:
         atoms = merge_weightless([layer] for layer in layer_order(model))
-        k = params["k"]
+        k = options["k"]
         if k > len(atoms):
             raise UsageError(
                 f"uniform k={k} exceeds the {len(atoms)} layers with trainable weights in "

@@ -15,6 +15,7 @@ TensorFlow at import time.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from typing import Any
 
 from blockbench.components.policy import (
@@ -25,7 +26,6 @@ from blockbench.components.policy import (
     SearchSpace,
     best_on_validation,
     check_int,
-    full_epochs_of,
     run_limit,
 )
 from blockbench.core.spec import block_target
@@ -45,7 +45,7 @@ class Exhaustive(Policy):
     """Every block once: the ground truth every other policy is measured against."""
 
     def search(self, space: SearchSpace, evaluator: Evaluator, budget: Budget, seed: int) -> PolicyResult:
-        limit = run_limit(space, budget, full_epochs_of(evaluator), default=space.n_blocks)
+        limit = run_limit(space, budget, evaluator.full_epochs, default=space.n_blocks)
         return evaluate_all(space.targets()[:limit], evaluator)
 
 
@@ -54,14 +54,14 @@ class LastQuarter(Policy):
 
     def search(self, space: SearchSpace, evaluator: Evaluator, budget: Budget, seed: int) -> PolicyResult:
         q4 = [block_target(i) for i in reversed(space.in_quarter(4))]
-        return evaluate_all(q4[: run_limit(space, budget, full_epochs_of(evaluator))], evaluator)
+        return evaluate_all(q4[: run_limit(space, budget, evaluator.full_epochs)], evaluator)
 
 
 class LastBlock(Policy):
     """One run: the block nearest the head."""
 
     def search(self, space: SearchSpace, evaluator: Evaluator, budget: Budget, seed: int) -> PolicyResult:
-        limit = run_limit(space, budget, full_epochs_of(evaluator), default=1)
+        limit = run_limit(space, budget, evaluator.full_epochs, default=1)
         targets = [block_target(space.n_blocks - 1)] if space.n_blocks else []
         return evaluate_all(targets[:limit], evaluator)
 
@@ -76,12 +76,14 @@ class RandomBlocks(Policy):
 
     option_defaults = {"k": None}
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        check_int("random", "k", self.options["k"], 1, allow_none=True)
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
+        checked = super().check_options(options)
+        check_int("random", "k", checked["k"], 1, allow_none=True)
+        return checked
 
     def search(self, space: SearchSpace, evaluator: Evaluator, budget: Budget, seed: int) -> PolicyResult:
-        limit = run_limit(space, budget, full_epochs_of(evaluator))
+        limit = run_limit(space, budget, evaluator.full_epochs)
         k = min(limit, self.options["k"] or limit, space.n_blocks)
         chosen = random.Random(seed).sample(range(space.n_blocks), k)
         return evaluate_all([block_target(i) for i in chosen], evaluator)

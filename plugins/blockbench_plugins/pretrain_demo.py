@@ -64,7 +64,6 @@ def pretrain(out: Path, *, n_per_class: int = 1000, val_per_class: int = 100, ep
     import numpy as np
     import tensorflow as tf
 
-
     start = time.perf_counter()
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()

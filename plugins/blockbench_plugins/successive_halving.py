@@ -9,6 +9,7 @@ chosen on validation among the full-length runs only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,6 @@ from blockbench.components.policy import (
     SearchSpace,
     best_on_validation,
     check_int,
-    full_epochs_of,
 )
 from blockbench.core.errors import UsageError
 from blockbench.core.spec import block_target
@@ -76,15 +76,17 @@ class SuccessiveHalving(Policy):
     option_defaults = {"eta": 3, "min_epochs": 1, "max_epochs": None, "n_start": None}
     cost_unit = "epochs"
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        check_int("successive-halving", "eta", self.options["eta"], 2)
-        check_int("successive-halving", "min_epochs", self.options["min_epochs"], 1)
-        check_int("successive-halving", "max_epochs", self.options["max_epochs"], 1, allow_none=True)
-        check_int("successive-halving", "n_start", self.options["n_start"], 1, allow_none=True)
-        if self.options["max_epochs"] is not None and self.options["min_epochs"] > self.options["max_epochs"]:
-            raise UsageError(f"option min_epochs={self.options['min_epochs']} of policy "
-                             f"successive-halving exceeds max_epochs={self.options['max_epochs']}")
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
+        checked = super().check_options(options)
+        check_int("successive-halving", "eta", checked["eta"], 2)
+        check_int("successive-halving", "min_epochs", checked["min_epochs"], 1)
+        check_int("successive-halving", "max_epochs", checked["max_epochs"], 1, allow_none=True)
+        check_int("successive-halving", "n_start", checked["n_start"], 1, allow_none=True)
+        if checked["max_epochs"] is not None and checked["min_epochs"] > checked["max_epochs"]:
+            raise UsageError(f"option min_epochs={checked['min_epochs']} of policy "
+                             f"successive-halving exceeds max_epochs={checked['max_epochs']}")
+        return checked
 
     def best_plan(self, space: SearchSpace, budget: Budget, full: int) -> list[Rung]:
         """The plan with the most first-rung candidates that fits the budget ([] if none fits).
@@ -120,7 +122,7 @@ class SuccessiveHalving(Policy):
     def search(self, space: SearchSpace, evaluator: Evaluator, budget: Budget, seed: int) -> PolicyResult:
         import random
 
-        full = int(self.options["max_epochs"] or full_epochs_of(evaluator))
+        full = int(self.options["max_epochs"] or evaluator.full_epochs)
         rungs = self.best_plan(space, budget, full)
         observations: list[Observation] = []
         if not rungs:

@@ -28,8 +28,8 @@ def test_table_lists_every_block_and_a_summary() -> None:
 
 @pytest.mark.tf
 def test_json_holds_every_layer_of_every_block() -> None:
-    result = _invoke("mobilenet", "--input-size", "32", "--option", "alpha=0.25",
-                     "--partition", "uniform", "--param", "k=4", "--format", "json")
+    result = _invoke("mobilenet", "--input-size", "32", "--backbone-option", "alpha=0.25",
+                     "--partition", "uniform", "--partition-option", "k=4", "--format", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["backbone"] == "mobilenet" and data["options"]["alpha"] == 0.25
@@ -48,9 +48,14 @@ def test_json_holds_every_layer_of_every_block() -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["mobilenett"], "unknown backbone 'mobilenett'. Did you mean 'mobilenet'"),
     (["mobilenet", "-p", "stagee"], "unknown partition 'stagee'. Did you mean 'stage'"),
-    (["mobilenet", "-p", "uniform", "--param", "k=0"], "uniform k must be a positive"),
-    (["mobilenet", "--param", "k=8"], "unknown partition parameter(s) k; valid: delimiters"),
-    (["mobilenet", "--param", "k"], "--param expects KEY=VALUE, got 'k'"),
+    (["mobilenet", "-p", "uniform", "--partition-option", "k=0"], "uniform k must be a positive"),
+    (["mobilenet", "--partition-option", "k=8"],
+     "unknown option(s) k for partition 'delimiter'; valid: delimiters"),
+    (["mobilenet", "--partition-option", "k"], "--partition-option expects KEY=VALUE, got 'k'"),
+    (["vgg16", "--backbone-option", "alpah=0.5"], "unknown option(s) alpah for backbone 'vgg16'"),
+    # the spellings of 0.1 still work
+    (["mobilenet", "--param", "k=8"], "unknown option(s) k for partition 'delimiter'"),
+    (["vgg16", "--option", "alpha=0.5"], "unknown option(s) alpha for backbone 'vgg16'"),
     (["mobilenet", "--weights", "missing.h5"], "weights 'missing.h5' is neither"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(args: list[str], message: str) -> None:
@@ -59,3 +64,25 @@ def test_bad_input_is_one_line_and_exit_code_2(args: list[str], message: str) ->
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert result.stdout == ""
+
+
+def test_help_shows_the_shared_option_flags_only() -> None:
+    result = _invoke("--help")
+    assert "--partition-option KEY=VALUE" in result.stdout
+    assert "--backbone-option KEY=VALUE" in result.stdout
+    assert "--param" not in result.stdout and "--option " not in result.stdout
+
+
+def test_imagenet_is_refused_at_once_for_a_backbone_without_pretrained_weights(monkeypatch) -> None:
+    from tests.engine_fixtures import TinyNet, components
+
+    class Untrained(TinyNet):
+        has_pretrained_weights = False
+
+    registered = components()
+    registered.backbones.add("untrained", Untrained())
+    monkeypatch.setattr("blockbench.plugin.manager.get_components", lambda: registered)
+    result = _invoke("untrained", "-p", "by-stage", "--weights", "imagenet")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == ("Error: backbone 'untrained' has no pretrained weights; use "
+                                     "weights 'none' (random initialisation) or a weights file")

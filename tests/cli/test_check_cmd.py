@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 from click.testing import CliRunner
@@ -62,5 +63,20 @@ def test_missing_table_fails_new_table_is_reported(baseline, tmp_path):
 def test_bad_baseline_is_one_line(tmp_path):
     (tmp_path / "b.json").write_text("[]")
     result = _check(tmp_path / "b.json", write_results(tmp_path / "r", _runs(("mobilenet",))))
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # an unreadable baseline is not a regression (exit 1)
     assert "not a blockbench leaderboard" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    ({"format_version": 2}, "blockbench leaderboard format version 2 is not supported by blockbench "),
+    ({"format": "blockbench-replay"}, "not a blockbench leaderboard: it is a blockbench replay report"),
+    ({"format_version": None}, "blockbench leaderboard format version None is not valid"),
+])
+def test_a_baseline_of_a_newer_version_or_another_kind_is_one_line_exit_2(baseline, tmp_path, change,
+                                                                          expected):
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps(json.loads(baseline.read_text()) | change))
+    result = _check(path, write_results(tmp_path / "r", _runs(("mobilenet",))))
+    assert result.exit_code == 2
+    [line] = result.output.strip().splitlines()
+    assert line.startswith(f"Error: {path}: ") and expected in line

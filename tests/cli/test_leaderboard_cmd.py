@@ -9,10 +9,9 @@ import pytest
 from click.testing import CliRunner
 from factories import exhaustive_runs, failed_run, make_search, make_spec, write_results
 
-from blockbench.cli import check_cmd, leaderboard_cmd
+from blockbench.cli.leaderboard_cmd import leaderboard_command
 from blockbench.cli.main import cli
-from blockbench.report import check as regression
-from blockbench.report import leaderboard
+from blockbench.report.leaderboard_render import FORMATS
 
 N_RUNS = 3 * 3 * (2 + 6)  # backbones x seeds x (BL1, BL2, 6 blocks); one of them failed
 
@@ -78,9 +77,14 @@ def test_unknown_suffix_is_a_usage_error(results, tmp_path):
     assert "cannot tell the format" in result.output
 
 
-def test_cli_constants_match_the_library():
-    assert leaderboard_cmd.FORMATS == leaderboard.FORMATS
-    assert check_cmd.DEFAULT_SIGMAS == regression.DEFAULT_SIGMAS
+def test_every_format_the_cli_offers_is_written(results, tmp_path):
+    choices = next(p for p in leaderboard_command.params if p.name == "fmt").type.choices
+    assert tuple(choices) == FORMATS
+    for fmt in choices:
+        out = tmp_path / f"lb.{fmt}"
+        result = _invoke("leaderboard", "--results", str(results), "--format", fmt, "--out", str(out))
+        assert result.exit_code == 0, result.output
+        assert "vgg16" in out.read_text(encoding="utf-8")
 
 
 def test_help_imports_no_statistics_stack():
@@ -95,3 +99,14 @@ def test_help_imports_no_statistics_stack():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_record_of_a_newer_version_is_one_line_exit_2(tmp_path):
+    record = exhaustive_runs(backbones=("mobilenet",), seeds=(0,), n_blocks=2)[0].to_dict()
+    runs = tmp_path / "runs.jsonl"
+    runs.write_text(json.dumps(record | {"schema_version": 2}) + "\n")
+    result = _invoke("leaderboard", "--results", str(tmp_path))
+    assert result.exit_code == 2
+    [line] = result.output.strip().splitlines()
+    assert line.startswith(f"Error: {runs}:1: run record schema version 2 is not supported by ")
+    assert line.endswith("which reads up to version 1: upgrade blockbench to read it")

@@ -41,6 +41,21 @@ def test_plot_regret_from_a_replay_report(tmp_path):
     assert b"<svg" in out.read_bytes()[:2000]
 
 
+@pytest.mark.parametrize(("document", "expected"), [
+    ({"format": "blockbench-leaderboard", "format_version": 1},
+     "not a blockbench replay report: it is a blockbench leaderboard"),
+    ({"format": "blockbench-replay", "format_version": 2, "points": []},
+     "blockbench replay report format version 2 is not supported by blockbench "),
+])
+def test_regret_refuses_another_kind_or_a_newer_report_in_one_line(tmp_path, document, expected):
+    report = tmp_path / "replay.json"
+    report.write_text(json.dumps(document))
+    result = _invoke("plot", "regret", "--replay", str(report), "--out", str(tmp_path / "r.svg"))
+    assert result.exit_code == 2
+    [line] = result.output.strip().splitlines()
+    assert line.startswith(f"Error: {report}: ") and expected in line
+
+
 def test_regret_needs_a_report(tmp_path):
     result = _invoke("plot", "regret", "--out", str(tmp_path / "r.png"))
     assert result.exit_code == 2 and "needs --replay" in result.output

@@ -6,6 +6,10 @@ from typing import Any
 
 import pytest
 
+from blockbench.components.backbone import Weights
+from blockbench.plugin.manager import get_components
+from blockbench.train import engine
+
 _BUILT: dict[tuple[str, int], Any] = {}
 
 
@@ -16,17 +20,19 @@ def small_input_size(factory: Any) -> int:
 
 @pytest.fixture(scope="session")
 def build_backbone():
-    """``build_backbone(name, input_size=None)``: a backbone with random weights, cached per session."""
-    from blockbench.components.backbone import Weights
-    from blockbench.plugin.manager import get_components
+    """``build_backbone(name, input_size=None)``: a backbone with random weights, cached per session.
+
+    It is built as a run builds it (:func:`blockbench.train.engine.build_backbone`),
+    with default options. Tests share the model: never train or change it.
+    """
 
     def build(name: str, input_size: int | None = None) -> Any:
         entry = get_components().backbones.get(name)
         size = input_size or small_input_size(entry.factory)
         key = (entry.name, size)
         if key not in _BUILT:
-            options = entry.factory.check_options(size, {})
-            _BUILT[key] = entry.factory.build(Weights.parse("none"), size, **options)
+            options = entry.factory.check_options({})
+            _BUILT[key] = engine.build_backbone(entry.factory, Weights.parse("none"), size, options)
         return _BUILT[key]
 
     return build

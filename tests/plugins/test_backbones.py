@@ -89,9 +89,9 @@ def test_loading_the_plugin_does_not_import_tensorflow() -> None:
 
 @pytest.mark.parametrize(("name", "minimum"), [("xception", 71), ("mobilenet", 32), ("nasnet-mobile", 32)])
 def test_input_below_the_minimum_is_a_one_line_usage_error(name: str, minimum: int) -> None:
-    assert factory(name).check_options(minimum, {}) is not None
+    factory(name).check_input_size(minimum)
     with pytest.raises(UsageError) as info:
-        factory(name).check_options(minimum - 1, {})
+        factory(name).check_input_size(minimum - 1)
     message = str(info.value)
     assert repr(name) in message and str(minimum - 1) in message and str(minimum) in message
     assert "\n" not in message
@@ -99,32 +99,32 @@ def test_input_below_the_minimum_is_a_one_line_usage_error(name: str, minimum: i
 
 def test_input_size_must_be_an_integer() -> None:
     with pytest.raises(UsageError, match="'96' for backbone 'vgg16' must be an integer"):
-        factory("vgg16").check_options("96", {})  # type: ignore[arg-type]
+        factory("vgg16").check_input_size("96")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("alpha", [0.3, "wide", True, 2.0])
 def test_bad_alpha_lists_the_valid_values(alpha: Any) -> None:
     with pytest.raises(UsageError) as info:
-        factory("mobilenet").check_options(96, {"alpha": alpha})
+        factory("mobilenet").check_options({"alpha": alpha})
     assert f"alpha={alpha!r}" in str(info.value)
     assert str(info.value).endswith("valid: 0.25, 0.5, 0.75, 1.0")
 
 
 def test_unknown_option_names_the_backbone_and_the_valid_options() -> None:
     with pytest.raises(UsageError, match=r"unknown option.* alpha for backbone 'vgg16'; valid: none"):
-        factory("vgg16").check_options(96, {"alpha": 0.5})
+        factory("vgg16").check_options({"alpha": 0.5})
     with pytest.raises(UsageError, match="valid: alpha, minimalistic"):
-        factory("mobilenet-v3-small").check_options(96, {"depth": 2})
+        factory("mobilenet-v3-small").check_options({"depth": 2})
 
 
 def test_options_are_completed_and_normalised() -> None:
-    assert factory("mobilenet").check_options(96, {"alpha": "0.25"}) == {"alpha": 0.25}
-    assert factory("mobilenet-v2").check_options(96, {"alpha": 1}) == {"alpha": 1.0}
-    assert factory("mobilenet-v2").check_options(96, {}) == {"alpha": 1.0}
-    assert factory("mobilenet-v3-large").check_options(96, {"minimalistic": "true"}) == {
+    assert factory("mobilenet").check_options({"alpha": "0.25"}) == {"alpha": 0.25}
+    assert factory("mobilenet-v2").check_options({"alpha": 1}) == {"alpha": 1.0}
+    assert factory("mobilenet-v2").check_options({}) == {"alpha": 1.0}
+    assert factory("mobilenet-v3-large").check_options({"minimalistic": "true"}) == {
         "alpha": 1.0, "minimalistic": True,
     }
-    assert factory("densenet121").check_options(96, {}) == {}
+    assert factory("densenet121").check_options({}) == {}
 
 
 def test_imagenet_files_follow_the_options() -> None:
@@ -173,7 +173,7 @@ def test_weights_files_match_the_keras_sources() -> None:
     )
 
     def check(name: str, origin: str, file_hash: str, module: Any) -> None:
-        file: WeightsFile = factory(name).imagenet_file(factory(name).check_options(224, {}))
+        file: WeightsFile = factory(name).imagenet_file(factory(name).check_options({}))
         assert (file.origin, file.file_hash) == (origin, file_hash)
         assert f'"{file.name}"' in inspect.getsource(module) or origin.endswith(file.name)
 

@@ -1,4 +1,4 @@
-"""Gradient rank: the policy contract with a signal-serving evaluator, its budget, and the real signal."""
+"""Gradient rank: its ranking, its budget and the real signal (the contract: test_contracts.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from blockbench_plugins.gradient_rank import SIGNAL, GradientRank, measure_gradi
 from blockbench.components.partition import quarter_of
 from blockbench.components.policy import Budget, SearchSpace, Signal, SignalUnavailable
 from blockbench.core.errors import UsageError
-from blockbench.testing import FakeEvaluator, PolicyContract
+from blockbench.testing import FakeEvaluator
 
 
 class SignalEvaluator(FakeEvaluator):
@@ -34,17 +34,6 @@ def space_of(n: int) -> SearchSpace:
 def evaluator_for(space: SearchSpace, signal: dict[str, float]) -> SignalEvaluator:
     val = {t: 0.5 + 0.01 * i for i, t in enumerate(space.targets())}
     return SignalEvaluator(val, {t: 1 - v for t, v in val.items()}, signal=signal)
-
-
-class TestGradientRank(PolicyContract):
-    factory = GradientRank
-    plugin_module = "blockbench_plugins.policies"
-    registered_name = "gradient-rank"
-
-    def evaluator(self, profile: str, failing: Any = ()) -> FakeEvaluator:
-        plain = super().evaluator(profile, failing)
-        return SignalEvaluator(plain.val_accuracies, plain.test_accuracies,
-                               full_epochs=plain.full_epochs, failing=failing)
 
 
 def test_the_top_of_the_signal_is_trained_and_the_signal_costs_one_run() -> None:
@@ -76,7 +65,7 @@ def test_ties_go_to_the_deeper_block_and_k_caps_the_runs() -> None:
 def test_an_evaluator_without_signals_is_reported_not_guessed() -> None:
     space = space_of(4)
     plain = FakeEvaluator({t: 0.5 for t in space.targets()}, {t: 0.5 for t in space.targets()})
-    with pytest.raises(SignalUnavailable, match="gradient-rank needs an evaluator"):
+    with pytest.raises(SignalUnavailable, match="serves no 'gradient-norm' signal"):
         GradientRank().search(space, plain, Budget(runs=3), seed=0)
     assert plain.calls == []
 

@@ -25,24 +25,12 @@ def peaked(space: SearchSpace, peak: int) -> FakeEvaluator:
     return FakeEvaluator(val, val)
 
 
-class TestOptunaTPE(PolicyContract):
-    factory = OptunaTPE
-    plugin_module = "blockbench_plugins.policies"
-    registered_name = "optuna-tpe"
-
-
+# The contract with default options runs on every built-in in test_contracts.py.
 class TestOptunaTPEWarmStarted(PolicyContract):
     factory = OptunaTPE
     options = {"warm_start": 2, "startup": 1}
     plugin_module = "blockbench_plugins.policies"
     registered_name = "optuna-tpe"
-
-
-@pytest.mark.skipif(not HAS_TORCH, reason="optuna-gp needs PyTorch, which is not installed")
-class TestOptunaGP(PolicyContract):
-    factory = OptunaGP
-    plugin_module = "blockbench_plugins.policies"
-    registered_name = "optuna-gp"
 
 
 def test_each_trial_evaluates_a_new_block_until_the_budget_is_spent() -> None:

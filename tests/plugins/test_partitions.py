@@ -26,9 +26,6 @@ from blockbench.components.partition import (
 )
 from blockbench.core.errors import UsageError
 from blockbench.plugin.manager import get_components
-from blockbench.testing import PartitionContract
-
-PLUGIN = "blockbench_plugins.partitions"
 
 #: Block counts (delimiter, stage, uniform) with default parameters, measured on the
 #: backbones the shared fixture builds (random weights, its small input sizes).
@@ -50,26 +47,6 @@ PINNED = {
     "densenet121": (121, 61, 8),
 }
 STRATEGIES = ("delimiter", "stage", "uniform")
-
-
-class TestDelimiter(PartitionContract):
-    strategy = Delimiter()
-    plugin_module = PLUGIN
-    registered_name = "delimiter"
-
-
-class TestStage(PartitionContract):
-    strategy = Stage()
-    params = {"pattern": r"^(b\d)_"}  # the contract's tiny backbone names its units b1_, b2_
-    plugin_module = PLUGIN
-    registered_name = "stage"
-
-
-class TestUniform(PartitionContract):
-    strategy = Uniform()
-    params = {"k": 4}
-    plugin_module = PLUGIN
-    registered_name = "uniform"
 
 
 def _partition(model: Any, name: str, **params: Any) -> Any:
@@ -182,9 +159,9 @@ def test_a_partition_that_loses_a_layer_is_rejected_naming_it() -> None:
     ("pooling", ["pool"]),
 ])
 def test_delimiters_are_canonicalised(given: Any, expected: list[str]) -> None:
-    checked = Delimiter().check_params({"delimiters": given})
+    checked = Delimiter().check_options({"delimiters": given})
     assert checked["delimiters"] == expected
-    assert Delimiter().check_params(checked) == checked  # the engine checks twice
+    assert Delimiter().check_options(checked) == checked  # the engine checks twice
 
 
 @pytest.mark.parametrize(("strategy", "params", "message"), [
@@ -195,17 +172,17 @@ def test_delimiters_are_canonicalised(given: Any, expected: list[str]) -> None:
     (Uniform(), {"k": "eight"}, "positive whole number"),
     (Uniform(), {"k": True}, "positive whole number"),
     (Stage(), {"pattern": "(unclosed"}, "not a valid regular expression"),
-    (Stage(), {"level": 2}, "unknown partition parameter"),
+    (Stage(), {"level": 2}, "unknown partition option"),
 ])
-def test_bad_params_are_one_line_usage_errors(strategy: Any, params: dict[str, Any],
+def test_bad_options_are_one_line_usage_errors(strategy: Any, params: dict[str, Any],
                                               message: str) -> None:
     with pytest.raises(UsageError, match=message) as info:
-        strategy.check_params(params)
+        strategy.check_options(params)
     assert "\n" not in str(info.value)
 
 
 def test_uniform_k_from_the_command_line_is_an_int() -> None:
-    assert Uniform().check_params({"k": "12"}) == {"k": 12}
+    assert Uniform().check_options({"k": "12"}) == {"k": 12}
 
 
 @dataclass

@@ -29,26 +29,7 @@ def flat_evaluator(space: SearchSpace) -> FakeEvaluator:
     return FakeEvaluator(val, val)
 
 
-class TestExhaustive(PolicyContract):
-    factory = Exhaustive
-    registered_name = "exhaustive"
-
-
-class TestLastQuarter(PolicyContract):
-    factory = LastQuarter
-    registered_name = "last-quarter"
-
-
-class TestLastBlock(PolicyContract):
-    factory = LastBlock
-    registered_name = "last-block"
-
-
-class TestRandom(PolicyContract):
-    factory = RandomBlocks
-    registered_name = "random"
-
-
+# The contract with default options runs on every built-in in test_contracts.py.
 class TestRandomWithK(PolicyContract):
     factory = RandomBlocks
     options = {"k": 2}

@@ -27,12 +27,7 @@ def rising(space: SearchSpace, full_epochs: int = 10) -> FakeEvaluator:
     return FakeEvaluator(val, {t: 1 - v for t, v in val.items()}, full_epochs=full_epochs)
 
 
-class TestSuccessiveHalving(PolicyContract):
-    factory = SuccessiveHalving
-    plugin_module = "blockbench_plugins.policies"
-    registered_name = "successive-halving"
-
-
+# The contract with default options runs on every built-in in test_contracts.py.
 class TestSuccessiveHalvingEta2(PolicyContract):
     factory = SuccessiveHalving
     options = {"eta": 2, "min_epochs": 2}

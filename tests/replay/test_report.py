@@ -7,8 +7,9 @@ import json
 import pytest
 
 from blockbench.core.errors import UsageError
+from blockbench.core.formats import REPLAY_REPORT, identify
 from blockbench.plugin.manager import get_components
-from blockbench.replay.render import format_for, format_report, to_markdown
+from blockbench.replay.render import format_for, format_report
 from blockbench.replay.report import anytime_points, build_report, compare, summarize
 from blockbench.replay.runner import PolicySpec, Repeat, parse_budget, run_replay
 from blockbench.report.regret import parse_points, regret_curves
@@ -54,7 +55,7 @@ def test_anytime_points_wait_until_every_repeat_has_a_pick() -> None:
                                  repeat("p", 1, 0.8, trace=[(2.2, 2.0), (3.0, 2.0)])]}
     points = anytime_points(groups, label_budget=False)
     assert [(p["budget"], p["regret"]) for p in points] == [(3, 1.0)]
-    curves = regret_curves(parse_points({"points": points}))
+    curves = regret_curves(parse_points(points))
     assert curves == {"p": [(3.0, 1.0, 1.0, 1.0)]}
 
 
@@ -81,15 +82,23 @@ def test_the_report_holds_tables_rows_comparisons_and_plot_points(report) -> Non
     json.dumps(report, allow_nan=False)
 
 
+def test_the_json_report_is_marked_and_read_back_by_plot_regret(report) -> None:
+    again = json.loads(json.dumps(report))
+    assert identify(again) is REPLAY_REPORT
+    assert REPLAY_REPORT.upgrade(again) is again
+    assert len(parse_points(again, "replay.json")) == len(report["points"])
+
+
 def test_markdown_and_text_show_every_section(report) -> None:
-    md = to_markdown(report)
+    md = format_report(report, "markdown")
     assert "`blockbench replay --budget q4`" in md
     for title in ("## Tables", "## Budget q4: overall", "## Budget default: against last-quarter",
                   "## Budget q4: anytime regret after x full-run equivalents", "## Notes"):
         assert title in md
     assert "| exhaustive |" in md
     text = format_report(report, "table")
-    assert "Budget q4: overall" in text and "optuna-tpe" in text and "note: a note" in text
+    assert "Budget q4: overall" in text and "optuna-tpe" in text
+    assert "Notes\na note" in text
     assert json.loads(format_report(report, "json"))["meta"]["seed"] == 0
 
 

@@ -14,16 +14,15 @@ from rich.console import Console
 
 from blockbench import __version__
 from blockbench.core.errors import BlockbenchError, UsageError
+from blockbench.core.formats import LEADERBOARD, FormatError
 from blockbench.report.leaderboard import (
-    FORMAT,
     Leaderboard,
     build_leaderboard,
     command_line,
-    format_for,
     load_leaderboard,
     read_results,
 )
-from blockbench.report.leaderboard_render import print_leaderboard
+from blockbench.report.leaderboard_render import format_for, print_leaderboard
 
 
 def _runs():
@@ -53,23 +52,22 @@ def test_json_round_trip(tmp_path):
     again = load_leaderboard(path)
     assert again.to_dict() == board.to_dict()
     assert again.tables == board.tables
-    assert json.loads(path.read_text())["format"] == FORMAT
+    assert json.loads(path.read_text())["format"] == LEADERBOARD.name == "blockbench-leaderboard"
 
 
 def test_loading_bad_files_gives_one_line_errors(tmp_path):
     with pytest.raises(UsageError, match="does not exist"):
         load_leaderboard(tmp_path / "missing.json")
     (tmp_path / "bad.json").write_text("{not json")
-    with pytest.raises(BlockbenchError, match="not a JSON leaderboard"):
+    with pytest.raises(FormatError, match="not a JSON leaderboard"):
         load_leaderboard(tmp_path / "bad.json")
     (tmp_path / "other.json").write_text('{"format": "something-else"}')
-    with pytest.raises(BlockbenchError, match="not a blockbench leaderboard"):
+    with pytest.raises(FormatError, match="not a blockbench leaderboard"):
         load_leaderboard(tmp_path / "other.json")
-    (tmp_path / "future.json").write_text(json.dumps({"format": FORMAT, "format_version": 99}))
-    with pytest.raises(BlockbenchError, match="format version 99"):
+    (tmp_path / "future.json").write_text(json.dumps({**LEADERBOARD.marker(), "format_version": 99}))
+    with pytest.raises(FormatError, match="format version 99 is not supported"):
         load_leaderboard(tmp_path / "future.json")
-    (tmp_path / "broken.json").write_text(json.dumps({"format": FORMAT, "format_version": 1,
-                                                       "tables": [{"key": {}}]}))
+    (tmp_path / "broken.json").write_text(json.dumps({**LEADERBOARD.marker(), "tables": [{"key": {}}]}))
     with pytest.raises(BlockbenchError, match="malformed leaderboard"):
         load_leaderboard(tmp_path / "broken.json")
 

@@ -166,7 +166,8 @@ def test_a_record_of_another_record_schema_is_not_silently_misread(url):
         data = make_run(spec, 0.5, 0.5).to_dict() | {"schema_version": 99}
         with store.db.transaction() as conn:
             conn.execute(runs.update().values(record=json.dumps(data)))
-        with pytest.raises(BlockbenchError, match="schema version 99 is not supported"):
+        with pytest.raises(BlockbenchError, match=r"^store .*: run record schema version 99 is not "
+                                                  r"supported by blockbench .* upgrade blockbench"):
             store.get(spec.run_hash)
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 
+from blockbench.components.policy import Policy
+from blockbench.plugin.registry import Entry
 from blockbench.search.compare import make_policy
 from blockbench.search.queue import RUN_JOB, WorkQueue
 from blockbench.store.run_store import Store
@@ -76,15 +79,16 @@ def test_skip_locked_claims_give_each_job_to_one_worker(server_db):
 def test_optuna_studies_live_in_the_same_database(server_db):
     import optuna
 
-    class Policy:
+    class Stored(Policy):
         option_defaults = {"storage": None}
 
-        def __init__(self, storage=None):
-            self.storage = storage
+        def search(self, *args: Any) -> Any:
+            raise NotImplementedError
 
     with Store(server_db) as store:
-        policy = make_policy(Policy, {}, store.url)
-        optuna.create_study(storage=policy.storage, study_name="blockbench-tpe-test")
+        policy = make_policy(Entry("stored", Stored, "", (), "tests"), {}, store.url)
+        storage = policy.options["storage"]
+        optuna.create_study(storage=storage, study_name="blockbench-tpe-test")
         store.add(make_run(make_spec("bl1", seed=9), 0.5, 0.5))
-    names = [s.study_name for s in optuna.get_all_study_summaries(storage=policy.storage)]
+    names = [s.study_name for s in optuna.get_all_study_summaries(storage=storage)]
     assert "blockbench-tpe-test" in names

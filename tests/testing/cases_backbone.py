@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ class DuckNet:
 
     preprocessing, min_input_size, default_input_size = "tf", 32, 64
     option_defaults: dict[str, Any] = {}
+    check_input_size = GoodNet.check_input_size
     check_options = GoodNet.check_options
     build = GoodNet.build
 
@@ -40,20 +42,20 @@ class InconsistentSizes(GoodNet):
 
 
 class ForgetsDefaults(GoodNet):
-    def check_options(self, input_size: int, options: Any) -> dict[str, Any]:
-        super().check_options(input_size, options)
+    def check_options(self, options: Any) -> dict[str, Any]:
+        super().check_options(options)
         return dict(options)
 
 
 class AcceptsAnything(GoodNet):
-    def check_options(self, input_size: int, options: Any) -> dict[str, Any]:
-        super().check_options(input_size, {})
+    def check_options(self, options: Any) -> dict[str, Any]:
+        super().check_options({})
         return {**self.option_defaults, **options}
 
 
 class IgnoresSize(GoodNet):
-    def check_options(self, input_size: int, options: Any) -> dict[str, Any]:
-        return super().check_options(max(input_size, self.min_input_size), options)
+    def check_input_size(self, size: int) -> None:
+        super().check_input_size(max(size, self.min_input_size))
 
 
 class KeepsTheTop(GoodNet):
@@ -74,12 +76,28 @@ class ProducesNaN(GoodNet):
         return keras.Model(model.input, out, name="nan_net")
 
 
-class AutoNamedLayers(GoodNet):
+class CountedLayerNames(GoodNet):
+    """Numbers a layer from its own counter, which clearing Keras' session does not reset."""
+
+    builds = itertools.count()
+
     def build(self, weights: Weights, input_size: int, **options: Any) -> Any:
         import keras
 
-        inputs = keras.Input((input_size, input_size, 3))
-        return keras.Model(inputs, keras.layers.Conv2D(4, 3)(inputs))
+        inputs = keras.Input((input_size, input_size, 3), name="input")
+        conv = keras.layers.Conv2D(4, 3, name=f"conv_{next(self.builds)}")
+        return keras.Model(inputs, conv(inputs), name="counted")
+
+
+class UnseededWeights(GoodNet):
+    def build(self, weights: Weights, input_size: int, **options: Any) -> Any:
+        import numpy as np
+
+        model = tiny_backbone(input_size)
+        kernel = model.get_layer("top_conv").kernel
+        noise = np.random.default_rng().normal(0.0, 0.01, kernel.shape)  # fresh OS entropy
+        kernel.assign(np.asarray(kernel) + noise.astype("float32"))
+        return model
 
 
 @hookimpl
@@ -129,8 +147,12 @@ class TestProducesNaN(BackboneContract):
     factory = ProducesNaN()
 
 
-class TestAutoNamedLayers(BackboneContract):
-    factory = AutoNamedLayers()
+class TestCountedLayerNames(BackboneContract):
+    factory = CountedLayerNames()
+
+
+class TestUnseededWeights(BackboneContract):
+    factory = UnseededWeights()
 
 
 @pytest.mark.slow

@@ -13,30 +13,44 @@ from blockbench.testing import PartitionContract
 class Halves(PartitionStrategy):
     """Cut the layers into ``parts`` runs of (nearly) equal length."""
 
-    param_defaults = {"parts": 2}
+    option_defaults = {"parts": 2}
 
-    def split(self, model: Any, **params: Any) -> list[list[str]]:
+    def split(self, model: Any, **options: Any) -> list[list[str]]:
         names = [layer.name for layer in layer_order(model)]
-        parts = params.get("parts", 2)
+        parts = options.get("parts", 2)
         size = -(-len(names) // parts)
         return [names[i:i + size] for i in range(0, len(names), size)]
 
 
 class DuckHalves:
-    param_defaults: dict[str, Any] = {"parts": 2}
-    check_params = Halves.check_params
+    option_defaults: dict[str, Any] = {"parts": 2}
+    check_options = Halves.check_options
     split = Halves.split
 
 
 class ForgetsDefaults(Halves):
-    def check_params(self, params: Any) -> dict[str, Any]:
-        super().check_params(params)
-        return dict(params)
+    def check_options(self, options: Any) -> dict[str, Any]:
+        super().check_options(options)
+        return dict(options)
 
 
 class AcceptsAnything(Halves):
+    def check_options(self, options: Any) -> dict[str, Any]:
+        return {**self.option_defaults, **options}
+
+
+class OldHalves(PartitionStrategy):
+    """Written for blockbench 0.1 (param_defaults, check_params): works, with a DeprecationWarning."""
+
+    param_defaults = {"parts": 2}
+
     def check_params(self, params: Any) -> dict[str, Any]:
-        return {**self.param_defaults, **params}
+        checked = super().check_params(params)
+        if checked["parts"] < 1:
+            raise ValueError("parts must be positive")
+        return checked
+
+    split = Halves.split
 
 
 class ReturnsLayers(Halves):
@@ -79,8 +93,13 @@ def register_partitions(register: Any) -> None:
 
 class TestHalves(PartitionContract):
     strategy = Halves()
-    params = {"parts": 3}
+    options = {"parts": 3}
     registered_name = "halves"
+
+
+class TestOldHalves(PartitionContract):
+    strategy = OldHalves()
+    params = {"parts": 3}  # the suite's old name for options
 
 
 class TestDuckHalves(PartitionContract):

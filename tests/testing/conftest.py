@@ -15,7 +15,14 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 
-Outcomes = dict[tuple[str, str], str]
+
+class Outcomes(dict[tuple[str, str], str]):
+    """``(class, test) -> outcome``; ``messages`` holds each failed check's report text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: dict[tuple[str, str], str] = {}
+
 
 _INI = """[pytest]
 markers =
@@ -29,7 +36,7 @@ class _Recorder:
     """Collects ``(class, test) -> outcome``; a parametrised test takes its worst outcome."""
 
     def __init__(self) -> None:
-        self.outcomes: Outcomes = {}
+        self.outcomes = Outcomes()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "call" and report.passed:
@@ -42,12 +49,14 @@ class _Recorder:
             outcome = "skipped" if report.skipped else "passed"
         if _RANK[outcome] >= _RANK.get(self.outcomes.get(key, "passed"), 0):
             self.outcomes[key] = outcome
+        if report.failed:
+            self.outcomes.messages[key] = report.longreprtext
 
 
 @pytest.fixture(scope="session")
 def run_cases(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Outcomes]:
     """``run_cases("cases_x.py", markexpr, classes=None)``: run that file's (or only those)
-    classes in-process and return their outcomes."""
+    classes, or ``Class::test`` nodes, in-process and return their outcomes."""
 
     def run(filename: str, markexpr: str, classes: Iterable[str] | None = None) -> Outcomes:
         root = tmp_path_factory.mktemp("inner")

@@ -20,7 +20,8 @@ FAST = {
 HEAVY = {
     "TestKeepsTheTop": "test_builds_a_feature_extractor",
     "TestProducesNaN": "test_forward_pass_is_finite",
-    "TestAutoNamedLayers": "test_layer_names_are_stable_across_builds",
+    "TestCountedLayerNames": "test_layer_names_are_stable_across_builds",
+    "TestUnseededWeights": "test_initial_weights_are_identical_across_builds",
     "TestImportsTensorflow": "test_registration_is_cheap_and_tensorflow_free",
     "TestSlowRegistration": "test_registration_is_cheap_and_tensorflow_free",
 }
@@ -60,3 +61,14 @@ def test_heavy_checks_pass_a_good_backbone_and_fail_broken_ones(heavy, contract_
     assert good == dict.fromkeys(tf_checks, "passed")
     failed = {case: heavy.get((case, check)) for case, check in HEAVY.items()}
     assert failed == dict.fromkeys(HEAVY, "failed")
+
+
+@pytest.mark.tf
+def test_weights_that_differ_between_builds_fail_with_a_clear_message(run_cases) -> None:
+    check = "test_initial_weights_are_identical_across_builds"
+    outcomes = run_cases("cases_backbone.py", "tf",
+                         [f"{case}::{check}" for case in ("TestGoodNet", "TestUnseededWeights")])
+    assert outcomes == {("TestGoodNet", check): "passed", ("TestUnseededWeights", check): "failed"}
+    message = outcomes.messages["TestUnseededWeights", check]
+    assert "two builds with weights=none start from different weights" in message
+    assert "top_conv" in message

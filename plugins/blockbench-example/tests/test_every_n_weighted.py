@@ -20,7 +20,7 @@ class TestEveryNWeighted(PartitionContract):
 
 class TestEveryOneWeighted(PartitionContract):
     strategy = EveryNWeighted()
-    params = {"n": 1}
+    options = {"n": 1}
     plugin_module = "blockbench_example.plugin"
     registered_name = "every-n-weighted"
 
@@ -28,7 +28,7 @@ class TestEveryOneWeighted(PartitionContract):
 @pytest.mark.parametrize("n", [0, -2, 1.5, "2", True])
 def test_bad_n_is_a_usage_error(n: object) -> None:
     with pytest.raises(UsageError, match=re.escape(f"n={n!r}")):
-        EveryNWeighted().check_params({"n": n})
+        EveryNWeighted().check_options({"n": n})
 
 
 @pytest.mark.tf

@@ -33,22 +33,22 @@ class EveryNWeighted(PartitionStrategy):
     layers before the first weighted layer (rescaling, padding) join the first
     block.
 
-    Params:
+    Options:
         n: weighted layers per block.
     """
 
-    param_defaults: ClassVar[Mapping[str, Any]] = {"n": 2}
+    option_defaults: ClassVar[Mapping[str, Any]] = {"n": 2}
 
-    def check_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        completed = super().check_params(params)
+    def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        completed = super().check_options(options)
         n = completed["n"]
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise UsageError(f"every-n-weighted parameter n={n!r} is not valid; use a whole "
+            raise UsageError(f"every-n-weighted option n={n!r} is not valid; use a whole "
                              "number >= 1")
         return completed
 
-    def split(self, model: keras.Model, **params: Any) -> list[list[str]]:
-        n = self.check_params(params)["n"]
+    def split(self, model: keras.Model, **options: Any) -> list[list[str]]:
+        n = options["n"]  # completed by check_options before split is called
         groups: list[list[Any]] = [[]]
         seen = 0
         for layer in layer_order(model):
