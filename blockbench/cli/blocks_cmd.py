@@ -12,6 +12,8 @@ from blockbench.components.backbone import Weights, check_weights
 from blockbench.components.partition import Partition, build_partition
 from blockbench.core.options import check_named_options, parse_assignments
 from blockbench.plugin import manager
+from blockbench.search.settings import COMMAND_LINE, Settings
+from blockbench.stats.grouping import short_digests
 from blockbench.train.engine import build_backbone
 
 
@@ -38,6 +40,7 @@ def blocks_command(backbone: str, partition: str, partition_options: tuple[str, 
     parameters; then a summary line.
     """
 
+    Settings().update({"input_size": input_size}, COMMAND_LINE)  # the flag as compare checks it
     components = manager.get_components()
     bb = components.backbones.get(backbone)
     pt = components.partitions.get(partition)
@@ -113,7 +116,7 @@ def print_table(result: Partition, context: dict[str, Any]) -> None:
     options = "".join(f", {k}={v}" for k, v in sorted(context["options"].items()))
     out.print(
         f"{context['backbone']} (input {context['input_size']}{options}, weights "
-        f"{context['weights']}): partition {result.strategy}{_describe_params(dict(result.params))}, "
+        f"{short_digests(context['weights'])}): partition {result.strategy}{_describe_params(dict(result.params))}, "
         f"{len(result)} blocks, {total:,} trainable parameters",
         markup=False, soft_wrap=True,
     )

@@ -8,6 +8,7 @@ from blockbench.cli.output import console
 from blockbench.report.check import DEFAULT_SIGMAS, check_regression
 from blockbench.report.leaderboard import build_leaderboard, load_leaderboard, read_results
 from blockbench.report.writer import num
+from blockbench.stats.grouping import short_digests
 from blockbench.store.listing import DEFAULT_RESULTS
 
 _STYLES = {"regressed": "bold red", "missing": "bold red", "improved": "green", "new": "cyan"}
@@ -49,14 +50,14 @@ def check_command(ctx: click.Context, baseline: str, results: str, storage: str 
         for column in ("table", "method", "baseline", "now", "change", "tolerance", "status"):
             table.add_column(column, justify="left" if column in ("table", "method") else "right")
         for m in result.moved:
-            table.add_row(escape(m.table), escape(m.label), num(m.baseline), num(m.current),
+            table.add_row(escape(short_digests(m.table)), escape(m.label), num(m.baseline), num(m.current),
                           num(m.delta, signed=True), num(m.tolerance),
                           f"[{_STYLES.get(m.status, '')}]{m.status}[/]")
         out.print(table)
     for table_id in result.missing_tables:
-        out.print(f"[bold red]missing table[/]: {escape(table_id)} is in the baseline but not in the results")
+        out.print(f"[bold red]missing table[/]: {escape(short_digests(table_id))} is in the baseline but not in the results")
     for table_id in result.new_tables:
-        out.print(f"[cyan]new table[/]: {escape(table_id)} (not in the baseline)")
+        out.print(f"[cyan]new table[/]: {escape(short_digests(table_id))} (not in the baseline)")
     compared = sum(m.baseline is not None and m.current is not None for m in result.movements)
     if result.failed:
         bad = sum(m.status in ("regressed", "missing") for m in result.movements)

@@ -8,18 +8,20 @@ import click
 
 from blockbench.cli.flags import component_option, policy_options
 from blockbench.cli.output import console, err_console
-from blockbench.components.policy import Budget
+from blockbench.core.files import check_directory
 from blockbench.core.options import parse_assignments
 from blockbench.core.presets import PRESETS
+from blockbench.core.validation import Source
 from blockbench.plugin import manager
 from blockbench.report.leaderboard import build_leaderboard
 from blockbench.report.leaderboard_render import print_leaderboard
-from blockbench.search.compare import PolicyRequest, run_compare
+from blockbench.search.compare import check_compare, run_compare
 from blockbench.search.progress import ProgressReporter
-from blockbench.search.settings import Settings, load_toml
+from blockbench.search.settings import COMMAND_LINE, Settings, load_toml
 from blockbench.search.worker import detach_study
 from blockbench.store.results_dir import ResultsDir
 from blockbench.store.url import password_of
+from blockbench.train.engine import Engine
 
 
 @click.command("compare",
@@ -56,7 +58,8 @@ from blockbench.store.url import password_of
               help="Results store: sqlite:///PATH.db or postgresql://USER:PASSWORD@HOST/DB "
               "[default: blockbench.db in --out; env BLOCKBENCH_STORAGE].")
 @click.option("--retries", type=click.IntRange(min=0), default=1, show_default=True,
-              help="Extra attempts for a failed run; then it stays recorded as failed.")
+              help="Extra attempts for a failed run; then it stays recorded as failed. "
+              "A NaN loss is final at once (it would repeat).")
 @click.option("--detach", is_flag=True,
               help="Only queue the work in --storage; 'blockbench worker' processes do it.")
 @click.option("--study", metavar="NAME",
@@ -77,9 +80,9 @@ def compare_command(**kw: Any) -> None:
     bare = not (kw["backbone"] or kw["dataset"] or kw["config_file"])
     preset = kw["preset"] or ("demo" if bare else None)
     if preset:
-        settings.update(PRESETS[preset], f"preset {preset!r}")
+        settings.update(PRESETS[preset], Source(f"preset {preset!r}"))
     if kw["config_file"]:
-        settings.update(load_toml(kw["config_file"]), kw["config_file"])
+        settings.update(load_toml(kw["config_file"]), Source.file(kw["config_file"]))
     split: dict[str, Any] = {}
     if kw["split_seed"] is not None:
         split["seed"] = kw["split_seed"]
@@ -95,32 +98,41 @@ def compare_command(**kw: Any) -> None:
         "partition_options": parse_assignments(kw["partition_options"], "--partition-option"),
         "hparams": parse_assignments(kw["hparam"], "--hparam"),
         "policy_options": policy_options(kw["policy_option"]), "split": split,
-    }, "the command line")
+    }, COMMAND_LINE)
     components = manager.get_components()
     tasks = settings.tasks()
-    requests = [
-        PolicyRequest(name, settings.policy_options.get(name, {}), Budget(runs=settings.budget))
-        for name in settings.policy
-    ]
+    requests = settings.policy_requests()
+    seeds = settings.seed_list()
+    if kw["data_cache"]:
+        check_directory(kw["data_cache"], "data cache directory")
+    engine = Engine(components, data_cache_dir=kw["data_cache"])
+    check_compare(tasks, requests, components, engine)  # all input is checked before OUT is made
     results = ResultsDir(settings.out, storage=kw["storage"])
     if kw["detach"]:
-        _detach(kw, tasks, requests, settings.seed_list(), components, results)
+        _detach(kw, tasks, requests, seeds, components, results)
         return
     if preset and not kw["quiet"]:
         err_console().print(f"[dim]preset {preset}: {PRESETS[preset]}[/dim]")
     progress = ProgressReporter(err_console(), quiet=kw["quiet"])
+    done = False
     try:
-        outcome = run_compare(tasks, requests, settings.seed_list(), components, results, progress,
+        outcome = run_compare(tasks, requests, seeds, components, results, progress, engine,
                               retries=kw["retries"], study=kw["study"])
+        results.export()
+        done = True
     finally:
         progress.close()
-        results.close()
-    results.write_csv()
+        if done:
+            results.close()
+        else:
+            results.discard()  # refused before anything was recorded: leave nothing behind
     from rich.markup import escape
 
     err_console().print(f"[dim]{progress.summary()}; records in {escape(str(results.path))}/ "
                         f"and {escape(results.storage_display)}[/dim]")
 
+    for line in outcome.data_summary():  # shown even with --quiet: it changes what was measured
+        err_console().print(line, highlight=False, markup=False, soft_wrap=True)
     print_leaderboard(build_leaderboard(outcome.runs, outcome.searches), console(), kw["fmt"])
 
 
@@ -132,8 +144,10 @@ def _detach(kw: dict[str, Any], tasks: Any, requests: Any, seeds: list[int], com
     try:
         summary = detach_study(kw["study"], tasks, requests, seeds, components, results,
                                retries=kw["retries"])
-    finally:
-        results.close()
+    except BaseException:
+        results.discard()
+        raise
+    results.close()
     err_console().print(f"study {summary.study}: queued {summary.runs} runs and "
                         f"{summary.searches} searches ({summary.cached} runs already done) in "
                         f"{results.storage_display}", highlight=False, markup=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from blockbench.cli.output import console, err_console
+from blockbench.core.files import check_file
 from blockbench.report.leaderboard import build_leaderboard, read_results
 from blockbench.report.leaderboard_render import (
     FORMATS,
@@ -41,6 +42,8 @@ def leaderboard_command(results: str, storage: str | None, fmt: str | None, out:
     baseline format of 'blockbench check').
     """
 
+    if out is not None:
+        check_file(out, "output file")  # before the work, not after it
     runs, searches = read_results(results, storage=storage)
     board = build_leaderboard(runs, searches, alpha=alpha)
     if out is None:

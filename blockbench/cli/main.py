@@ -16,9 +16,10 @@ from typing import Any
 import click
 
 from blockbench import __version__
-from blockbench.cli.output import error_line, warn
+from blockbench.cli.output import error_line, show_warnings, warn
 from blockbench.core.errors import BlockbenchError
 from blockbench.plugin import manager
+from blockbench.train import backend
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -66,6 +67,25 @@ class BlockbenchGroup(click.Group):
     An error becomes one line on stderr and its exit code; ``--debug`` shows the traceback.
     """
 
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        """Run the CLI; click's own usage errors become one line, like blockbench's."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as exc:
+            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            error_line(" ".join(exc.format_message().split()) + where)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            error_line(" ".join(exc.format_message().split()))
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            error_line("aborted")
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = self.commands.get(cmd_name)
         if isinstance(command, LazyCommand):
@@ -96,9 +116,12 @@ class BlockbenchGroup(click.Group):
 
 @click.group(cls=BlockbenchGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="blockbench")
-@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.option("--debug", is_flag=True,
+              help="Show full tracebacks on errors (and what --verbose shows).")
+@click.option("--verbose", is_flag=True,
+              help="Show TensorFlow's start-up and log messages (hidden by default).")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
     """Benchmark block-wise fine-tuning of pretrained image backbones.
 
     Cut a pretrained backbone into blocks, fine-tune one block at a time, and
@@ -107,6 +130,11 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    show_warnings()
+    if verbose or debug:
+        backend.verbose_startup()
+    else:
+        backend.quiet_startup()
     for message in manager.get_components().errors:
         warn(message)
 

@@ -6,6 +6,7 @@ import click
 
 from blockbench.cli.output import err_console
 from blockbench.core.errors import UsageError
+from blockbench.core.files import check_file
 from blockbench.report import plots
 from blockbench.report.leaderboard import build_leaderboard, read_results
 from blockbench.report.regret import load_points
@@ -33,7 +34,7 @@ def plot_command(kind: str, results: str, replay: str | None, out: str) -> None:
     cd        critical-difference diagram of the average ranks across tables
     """
 
-    plots.check_path(out)
+    check_file(plots.check_path(out), "figure file")
     plots.pyplot()  # fail on a missing matplotlib before reading any results
     if kind == "regret":
         if replay is None:

@@ -13,6 +13,7 @@ from blockbench.cli.flags import policy_options
 from blockbench.cli.output import err_console, warn
 from blockbench.components.policy import check_policy_options
 from blockbench.core.errors import BlockbenchError, UsageError
+from blockbench.core.files import check_file
 from blockbench.core.records import SEARCHES_FILE, RunRecord, SearchRecord, read_jsonl
 from blockbench.plugin import manager
 from blockbench.replay.render import FORMATS, format_for, format_report, write_report
@@ -64,6 +65,8 @@ def replay_command(results: tuple[str, ...], storage: str | None, table_file: st
         raise UsageError("use one of --results DIR, --storage URL or --table FILE")
     budgets = list(dict.fromkeys(parse_budget(b) for b in budget or ("default",)))
     fmt = format_for(out, fmt) if out else (fmt or "table")
+    if out:
+        check_file(out, "output file")  # before the work, not after it
     components = manager.get_components()
     runs, searches = _read(results, storage, table_file)
     tables, notes = build_tables(runs, searches)

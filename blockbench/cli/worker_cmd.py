@@ -37,7 +37,7 @@ def worker_command(storage: str, study: str, poll: float, stale_after: float | N
     a failed job).
     """
 
-    store = Store(storage, stale_after=stale_after)
+    store = Store(storage, stale_after=stale_after, create=False)  # a study's store exists
     results = ResultsDir(None, store=store)
     progress = ProgressReporter(err_console(), quiet=quiet)
     err_console().print(f"worker {store.workers.worker_id} on study {study} in {store.display}",

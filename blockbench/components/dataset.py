@@ -45,7 +45,12 @@ class DatasetSource:
             digest of file names and sizes); it enters every run's hash.
         has_official_split: whether examples carry their official split.
         skipped: images the factory could not read (reported, never fatal).
-        notes: human-readable remarks to report (e.g. skipped file names).
+        notes: human-readable remarks to report (e.g. skipped file names),
+            each one line, best written ``"<what, with counts>: <examples>"``
+            so the part before ``": "`` makes a summary.
+        dropped: files the factory left out, by class name and reason, e.g.
+            ``{"roses": {"unreadable": 2}}``: they explain a class that ends up
+            with no image ("roses: 2 files, all unreadable").
     """
 
     class_names: list[str]
@@ -54,6 +59,7 @@ class DatasetSource:
     has_official_split: bool = False
     skipped: int = 0
     notes: list[str] = field(default_factory=list)
+    dropped: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 class DatasetFactory(abc.ABC):

@@ -235,6 +235,16 @@ class Policy(abc.ABC):
     ) -> PolicyResult:
         """Run the search and return the pick."""
 
+    def planned_evaluations(self, space: SearchSpace, budget: Budget, full_epochs: int) -> int | None:
+        """How many times :meth:`search` will call ``evaluator.evaluate``, if known before it starts.
+
+        Progress displays use it for their totals (a run reused from the cache
+        counts too). None, the default: the policy cannot tell, and the host
+        assumes the most its budget allows. A policy may make fewer evaluations
+        than it planned when runs fail, never more.
+        """
+        return None
+
 
 PolicyFactory = Any  # a Policy subclass or a callable returning a Policy
 

@@ -9,21 +9,26 @@ written as JSON lines (lossless) and CSV (flat, for spreadsheets);
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from blockbench import __version__
-from blockbench.core.errors import BlockbenchError
+from blockbench.core.errors import UsageError
+from blockbench.core.fields import Fields, ListOf, MapOf, check_value, fields_of
+from blockbench.core.files import describe_os_error, write_atomic
 from blockbench.core.formats import RUN_RECORD, SEARCH_RECORD, FormatError
 from blockbench.core.spec import RunSpec, parse_target
 
 if TYPE_CHECKING:
     import pandas as pd
+
+log = logging.getLogger(__name__)
 
 OK = "ok"
 FAILED = "failed"
@@ -46,6 +51,8 @@ class RunRecord:
         block: for block targets, ``{"index", "quarter", "n_blocks", "first_layer", "last_layer", "trainable_params"}``.
         n_train, n_val, n_test: split sizes.
         wall_seconds: training plus evaluation time.
+        data_notes: what the dataset left out or could not use (undecodable
+            images, duplicates...), one line each; absent from the JSON when none.
         blockbench_version: version that produced the record (not part of the hash).
         schema_version: record layout version.
         created_at: ISO timestamp, UTC.
@@ -69,6 +76,7 @@ class RunRecord:
     n_val: int = 0
     n_test: int = 0
     wall_seconds: float = 0.0
+    data_notes: list[str] = field(default_factory=list)
     blockbench_version: str = __version__
     schema_version: int = RUN_RECORD.version
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
@@ -85,12 +93,21 @@ class RunRecord:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["spec"] = self.spec.to_dict()
+        if not data["data_notes"]:
+            del data["data_notes"]  # records of clean data keep the layout they always had
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
         """A record from its JSON form, upgraded if an older blockbench wrote it."""
         fields = dict(RUN_RECORD.upgrade(data))
+        RUN_FIELDS.check(fields, RUN_RECORD.title)
+        _check_target(fields["spec"]["target"], RUN_RECORD.title, "spec.target")
+        if fields["status"] == OK:
+            for name in ("val_acc", "test_acc"):  # the statistics of every ok run use them
+                if fields.get(name) is None:
+                    raise FormatError(f"{RUN_RECORD.title} field {name!r} must be a number for an "
+                                      f"ok run, got {'null' if name in fields else 'nothing'}")
         fields["spec"] = RunSpec.from_dict(fields["spec"])
         return cls(**fields)
 
@@ -176,41 +193,122 @@ class SearchRecord:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SearchRecord:
         """A record from its JSON form, upgraded if an older blockbench wrote it."""
-        return cls(**SEARCH_RECORD.upgrade(data))
+        fields = SEARCH_RECORD.upgrade(data)
+        SEARCH_FIELDS.check(fields, SEARCH_RECORD.title)
+        if "signal" in fields.get("info", {}):
+            check_value(fields["info"]["signal"], SIGNAL_FIELDS, SEARCH_RECORD.title, "info.signal")
+        if fields["pick"] is not None:
+            _check_target(fields["pick"], SEARCH_RECORD.title, "pick")
+        for index, target in enumerate(fields.get("targets", [])):
+            _check_target(target, SEARCH_RECORD.title, f"targets[{index}]")
+        return cls(**fields)
+
+
+#: The JSON fields of each record type, checked when a record is read.
+SPEC_FIELDS = fields_of(RunSpec)
+RUN_FIELDS = fields_of(
+    RunRecord, spec=SPEC_FIELDS, status=(OK, FAILED), history=ListOf("object"),
+    block=Fields({"index": "integer", "quarter": "integer", "n_blocks": "integer",
+                  "first_layer": "string", "last_layer": "string", "trainable_params": "integer"},
+                 extra=True, nullable=True))
+SEARCH_FIELDS = fields_of(SearchRecord)
+#: A policy's stored signal (``info.signal``, see :class:`~blockbench.components.policy.Signal`).
+SIGNAL_FIELDS = Fields({"name": "string", "params": "object", "values": MapOf("number"),
+                        "runs": "integer", "epochs": "integer", "anchor": "string|null"},
+                       ("name", "values"), extra=True, nullable=True)
+
+
+def _check_target(target: str, title: str, where: str) -> None:
+    try:
+        parse_target(target)
+    except UsageError:
+        raise FormatError(f"{title} field {where!r} must be 'bl1', 'bl2' or 'block:<index>', "
+                          f"got {target!r}") from None
+
+
+def jsonl_text(records: Iterable[RunRecord | SearchRecord]) -> str:
+    """Records as JSON lines (sorted keys), the layout of ``runs.jsonl`` and ``searches.jsonl``."""
+    return "".join(json.dumps(record.to_dict(), sort_keys=True) + "\n" for record in records)
 
 
 def write_jsonl(
     records: Iterable[RunRecord | SearchRecord], path: str | os.PathLike[str], append: bool = True
 ) -> None:
-    """Append (or write) records as JSON lines, flushing each so a crash loses nothing."""
+    """Append records as JSON lines (fsynced), or replace the file with them atomically."""
     path = Path(path)
+    if not append:
+        write_atomic(path, jsonl_text(records), "records file")
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a" if append else "w", encoding="utf-8") as handle:
+    with path.open("a", encoding="utf-8") as handle:
         for record in records:
             handle.write(json.dumps(record.to_dict(), sort_keys=True) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
 
 
-def read_jsonl(path: str | os.PathLike[str], kind: type[Any] = RunRecord) -> Iterator[Any]:
-    """Read records of ``kind``; a truncated last line (a crash mid-write) is ignored."""
+def read_jsonl(path: str | os.PathLike[str], kind: type[Any] = RunRecord,
+               on_bad: Callable[[str], None] | None = None) -> Iterator[Any]:
+    """Read records of ``kind`` from a JSON-lines file, checking each against its format.
+
+    A last line that is not JSON (a write cut short: a crash, or an older
+    blockbench that appended) is skipped with a warning; any other bad line is
+    a :class:`FormatError` naming ``path:line`` and what is wrong.
+
+    Args:
+        path: the file.
+        kind: :class:`RunRecord` or :class:`SearchRecord`.
+        on_bad: given, every bad line is skipped and its message passed to it
+            instead (for a file about to be rewritten from the store).
+    """
     path = Path(path)
-    with path.open(encoding="utf-8") as handle:
-        lines = handle.readlines()
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
+    try:
+        lines = path.read_bytes().split(b"\n")
+    except FileNotFoundError:
+        raise UsageError(f"records file {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise UsageError(f"records file {str(path)!r} is a directory, not a file") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {str(path)!r}: {describe_os_error(exc)}") from None
+    last = max((i for i, line in enumerate(lines, 1) if line.strip()), default=0)
+    for number, raw in enumerate(lines, 1):
+        if not raw.strip():
             continue
         try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if number == len(lines) and not line.endswith("\n"):
-                return  # interrupted write of the last record
-            raise BlockbenchError(f"{path}:{number}: not a JSON run record ({exc.msg})") from None
+            data = json.loads(raw.decode("utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
+            message = f"{path}:{number}: not a JSON {kind_title(kind)} ({reason})"
+            if on_bad is not None:
+                on_bad(message)
+            elif number == last:
+                log.warning("%s:%d: skipped a cut-short last line (an interrupted write); "
+                            "the %d line(s) before it are read", path, number, number - 1)
+            else:
+                raise FormatError(message) from None
+            continue
         try:
             record = kind.from_dict(data)
         except FormatError as exc:
-            raise FormatError(f"{path}:{number}: {exc}") from None
+            if on_bad is None:
+                raise FormatError(f"{path}:{number}: {exc}") from None
+            on_bad(f"{path}:{number}: {exc}")
+            continue
         yield record
+
+
+def kind_title(kind: type[Any]) -> str:
+    """What a record class is called in messages ("run record")."""
+    return SEARCH_RECORD.title if kind is SearchRecord else RUN_RECORD.title
+
+
+def merge_runs(records: Iterable[RunRecord]) -> list[RunRecord]:
+    """One record per run hash: a successful one wins over a failure, a later one over an earlier."""
+    runs: dict[str, RunRecord] = {}
+    for record in records:
+        if record.ok or record.run_hash not in runs or not runs[record.run_hash].ok:
+            runs[record.run_hash] = record
+    return list(runs.values())
 
 
 def records_frame(records: Iterable[RunRecord]) -> pd.DataFrame:
@@ -224,22 +322,3 @@ def records_frame(records: Iterable[RunRecord]) -> pd.DataFrame:
 RUNS_FILE = "runs.jsonl"
 RUNS_CSV = "runs.csv"
 SEARCHES_FILE = "searches.jsonl"
-
-
-def load_results(directory: str | os.PathLike[str]) -> tuple[list[RunRecord], list[SearchRecord]]:
-    """Read every run and search record under a results directory (recursively).
-
-    When the same run hash appears more than once, the last successful record wins.
-    """
-    root = Path(directory)
-    if not root.is_dir():
-        raise BlockbenchError(f"results directory {str(root)!r} does not exist")
-    runs: dict[str, RunRecord] = {}
-    for path in sorted(root.rglob(RUNS_FILE)):
-        for record in read_jsonl(path, RunRecord):
-            if record.ok or record.run_hash not in runs or not runs[record.run_hash].ok:
-                runs[record.run_hash] = record
-    searches = [s for p in sorted(root.rglob(SEARCHES_FILE)) for s in read_jsonl(p, SearchRecord)]
-    if not runs and not searches:
-        raise BlockbenchError(f"no run records ({RUNS_FILE}) found under {str(root)!r}")
-    return list(runs.values()), searches

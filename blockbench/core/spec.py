@@ -51,7 +51,10 @@ REFERENCE_HPARAMS: dict[str, Any] = {
     "precision": "float32",  # or "mixed_float16"
 }
 
-#: The ``precision`` hyper-parameter's values.
+#: The valid values of the hyper-parameters that are names (the first is the reference's).
+HEADS = ("flatten", "gap")
+OPTIMIZERS = ("adam", "sgd", "adamw", "rmsprop")
+EVAL_EPOCHS = ("last", "best-val")
 PRECISIONS = ("float32", "mixed_float16")
 
 _TARGET_RE = re.compile(r"^(bl1|bl2|block:(\d+))$")

@@ -7,7 +7,9 @@ cropping, as Keras' ``image_dataset_from_directory`` does by default. The
 resize is bilinear *with* antialiasing, so downscaling large photos to small
 inputs does not alias, and the float result is rounded to uint8 (antialiased
 bilinear weights are non-negative, so values stay in range; the cast saturates
-anyway). Undecodable images are skipped, counted and listed in the notes.
+anyway). Undecodable images (a truncated file included: TensorFlow's decoders
+refuse one rather than fill it with grey) are skipped, counted per class and
+listed in the notes; a class left with no image is refused, saying why.
 
 The decoded array is cached per process and, when a ``cache_dir`` is given,
 on disk as ``.npy`` (images) plus ``.json`` (labels and the rest), keyed by
@@ -20,9 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,24 +33,23 @@ import numpy as np
 from blockbench.components.dataset import SPLITS, DatasetFactory, DatasetSource
 from blockbench.core.errors import BlockbenchError, UsageError
 from blockbench.core.task import SplitConfig
+from blockbench.data.disk_cache import Decoded, read_disk, write_disk
+from blockbench.data.memory import check_decoded_fits
 from blockbench.data.split import make_split
+
+log = logging.getLogger(__name__)
 
 #: Bump when decoding or resizing changes what the arrays hold (invalidates disk caches).
 PIPELINE_VERSION = 1
 _LISTED_REFS = 20
 _BATCH = 128
+#: Float32 bytes one resize batch may take: large input sizes resize fewer images at a time.
+_BATCH_BYTES = 256 << 20
 
 
-@dataclass
-class Decoded:
-    """A dataset decoded at one input size: what the caches hold."""
-
-    images: np.ndarray
-    labels: np.ndarray
-    class_names: list[str]
-    official: list[str | None] | None
-    skipped: int = 0
-    notes: list[str] = field(default_factory=list)
+def resize_batch(input_size: int) -> int:
+    """Images resized at a time at ``input_size`` (at most 128, at least 1)."""
+    return max(1, min(_BATCH, _BATCH_BYTES // (int(input_size) ** 2 * 3 * 4)))
 
 
 @dataclass
@@ -64,7 +64,8 @@ class PreparedData:
         fingerprint: the dataset's content identity (for the run hash).
         split_identity: how the split was made (for the run hash).
         skipped: images that could not be read or decoded.
-        notes: remarks to report (e.g. which images were skipped).
+        notes: remarks on the data (images skipped, duplicates left out), one
+            line each; every run record carries them.
         input_size: S, the side of every image.
     """
 
@@ -128,17 +129,16 @@ def prepare(
     options = factory.check_options(options)
     source = factory.load(**options)
     key = cache_key(name, source.fingerprint, options, input_size)
-    extra_notes: list[str] = []
     decoded = _MEMORY.get(key)
     if decoded is None and cache_dir is not None:
-        decoded = _read_disk(Path(cache_dir), key, input_size)
+        decoded = read_disk(Path(cache_dir), key, input_size)
     if decoded is None:
         decoded = decode_source(source, input_size, name=name)
         if cache_dir is not None:
             try:
-                _write_disk(Path(cache_dir), key, decoded)
-            except OSError as exc:
-                extra_notes.append(f"could not write the dataset cache in {cache_dir}: {exc}")
+                write_disk(Path(cache_dir), key, decoded)
+            except OSError as exc:  # the run goes on without it; not a note on the data
+                log.warning("could not write the dataset cache in %s: %s", cache_dir, exc)
     _MEMORY[key] = decoded
 
     if split.kind == "official" and decoded.official is None:
@@ -154,7 +154,7 @@ def prepare(
         fingerprint=source.fingerprint,
         split_identity=split.identity(carved_val=carved),
         skipped=decoded.skipped,
-        notes=[*decoded.notes, *extra_notes],
+        notes=list(decoded.notes),
         input_size=input_size,
     )
 
@@ -174,6 +174,8 @@ def decode_source(source: DatasetSource, input_size: int, *, name: str = "datase
     splits: list[str | None] = []
     refs: list[str] = []
     n_classes = len(source.class_names)
+    if isinstance(source.examples, Sized):  # known before reading a file: refuse at once
+        check_decoded_fits(len(source.examples), input_size, resize_batch(input_size), name)
     for i, example in enumerate(source.examples):
         if not 0 <= int(example.label) < n_classes:
             raise BlockbenchError(f"dataset {name!r} gave label {example.label} for "
@@ -187,21 +189,45 @@ def decode_source(source: DatasetSource, input_size: int, *, name: str = "datase
         refs.append(example.ref or f"#{i}")
     # Read after consuming: a lazy factory counts the files it could not read as it goes.
     skipped, notes = source.skipped, list(source.notes)
+    check_decoded_fits(len(payloads), input_size, resize_batch(input_size), name)
     images, ok = decode_images(payloads, input_size)
+    label_array = np.asarray(labels, dtype=np.int64)
     bad = [refs[i] for i in np.flatnonzero(~ok)]
+    undecodable = np.bincount(label_array[~ok], minlength=n_classes)
     if bad:
         listed = ", ".join(bad[:_LISTED_REFS])
         more = f" and {len(bad) - _LISTED_REFS} more" if len(bad) > _LISTED_REFS else ""
-        notes.append(f"skipped {len(bad)} undecodable image(s): {listed}{more}")
+        by_class = ", ".join(f"{source.class_names[c]} {n}" for c, n in enumerate(undecodable) if n)
+        notes.append(f"skipped {len(bad)} undecodable image(s) ({by_class}): {listed}{more}")
         images = images[ok]
+    if len(images) == 0 and bad:
+        raise UsageError(f"dataset {name!r} has no decodable image "
+                         f"({len(bad) + skipped} skipped)")
+    _check_no_empty_class(source, label_array[ok], undecodable, name)
     if len(images) == 0:
-        raise BlockbenchError(f"dataset {name!r} has no decodable image "
-                              f"({len(bad) + skipped} skipped)")
+        raise UsageError(f"dataset {name!r} gave no image ({skipped} skipped)")
     images.flags.writeable = False
     keep = np.flatnonzero(ok)
     official = [splits[i] for i in keep] if source.has_official_split else None
-    return Decoded(images, np.asarray(labels, dtype=np.int64)[keep], list(source.class_names),
+    return Decoded(images, label_array[keep], list(source.class_names),
                    official, skipped + len(bad), notes)
+
+
+def _check_no_empty_class(source: DatasetSource, decoded_labels: np.ndarray,
+                          undecodable: np.ndarray, name: str) -> None:
+    """Refuse a class left with no image by what was skipped, saying why (one line)."""
+    counts = np.bincount(decoded_labels, minlength=len(source.class_names))
+    for c, class_name in enumerate(source.class_names):
+        reasons = {r: n for r, n in source.dropped.get(class_name, {}).items() if n}
+        if undecodable[c]:
+            reasons["undecodable"] = int(undecodable[c])
+        if counts[c] or not reasons:
+            continue  # a class the factory gave nothing at all: the split names it
+        total = sum(reasons.values())
+        why = (f"all {next(iter(reasons))}" if len(reasons) == 1 else
+               "none usable: " + ", ".join(f"{n} {r}" for r, n in reasons.items()))
+        raise UsageError(f"class {class_name!r} of dataset {name!r} has no usable image: "
+                         f"{total} file(s), {why}; fix or remove them")
 
 
 def decode_images(payloads: Sequence[bytes | np.ndarray], input_size: int
@@ -222,7 +248,7 @@ def decode_images(payloads: Sequence[bytes | np.ndarray], input_size: int
         dataset = (tf.data.Dataset.from_tensor_slices((tf.constant(encoded, tf.int64), blobs))
                    .map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
                    .ignore_errors()  # a corrupt image drops out; its index shows it was skipped
-                   .batch(_BATCH))
+                   .batch(resize_batch(size)))
         for index, batch in dataset.as_numpy_iterator():
             out[index] = batch
             ok[index] = True
@@ -233,8 +259,9 @@ def decode_images(payloads: Sequence[bytes | np.ndarray], input_size: int
             if rgb is not None:
                 by_shape.setdefault(rgb.shape, []).append((i, rgb))
     for shape, items in by_shape.items():
-        for start in range(0, len(items), _BATCH):
-            chunk = items[start:start + _BATCH]
+        step = resize_batch(size)
+        for start in range(0, len(items), step):
+            chunk = items[start:start + step]
             index = [i for i, _ in chunk]
             batch = np.stack([a for _, a in chunk])
             out[index] = batch if shape[:2] == (size, size) else _resize(tf, batch, size).numpy()
@@ -259,43 +286,3 @@ def _as_rgb(array: Any) -> np.ndarray | None:
     if a.shape[2] == 1:
         return np.repeat(a, 3, axis=2)
     return a[..., :3]
-
-
-def _paths(cache_dir: Path, key: str) -> tuple[Path, Path]:
-    return cache_dir / f"dataset-{key}.npy", cache_dir / f"dataset-{key}.json"
-
-
-def _read_disk(cache_dir: Path, key: str, input_size: int) -> Decoded | None:
-    """The cached array, or None if absent or unusable (then it is rebuilt)."""
-    npy, meta_path = _paths(cache_dir, key)
-    try:
-        meta = json.loads(meta_path.read_text())
-        images = np.load(npy, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError):
-        return None
-    if not isinstance(meta, dict) or not {"labels", "class_names", "official", "skipped",
-                                          "notes"} <= set(meta):
-        return None
-    if images.dtype != np.uint8 or images.shape != (len(meta["labels"]), input_size, input_size, 3):
-        return None
-    return Decoded(images, np.asarray(meta["labels"], dtype=np.int64), meta["class_names"],
-                   meta["official"], meta["skipped"], meta["notes"])
-
-
-def _write_disk(cache_dir: Path, key: str, decoded: Decoded) -> None:
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    npy, meta_path = _paths(cache_dir, key)
-    meta = {"labels": decoded.labels.tolist(), "class_names": decoded.class_names,
-            "official": decoded.official, "skipped": decoded.skipped, "notes": decoded.notes}
-    # Images first, metadata last and each renamed into place: a reader never
-    # pairs a half-written array with metadata.
-    for target, write in ((npy, lambda f: np.save(f, decoded.images)),
-                          (meta_path, lambda f: f.write(json.dumps(meta).encode()))):
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                write(handle)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise

@@ -18,14 +18,15 @@ from typing import Any
 
 from blockbench import __version__
 from blockbench.core.errors import BlockbenchError, UsageError
-from blockbench.core.formats import LEADERBOARD, read_json
-from blockbench.core.records import RunRecord, SearchRecord, load_results
+from blockbench.core.fields import Fields, ListOf, fields_of
+from blockbench.core.formats import LEADERBOARD, FormatError, read_json
+from blockbench.core.records import RunRecord, SearchRecord
 from blockbench.stats.grouping import group_tables
-from blockbench.stats.inference import ALPHA
-from blockbench.stats.quarters import QuarterAnalysis, analyse_quarters
+from blockbench.stats.inference import ALPHA, Summary
+from blockbench.stats.quarters import QuarterAnalysis, QuarterShare, analyse_quarters
 from blockbench.stats.ranking import Ranking, rank_methods
 from blockbench.stats.table_stats import TableStats, analyse_table
-from blockbench.store.listing import load_store
+from blockbench.store.listing import load_results, load_store
 from blockbench.store.url import mask_secrets
 
 
@@ -74,8 +75,13 @@ class Leaderboard:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Leaderboard:
-        """A leaderboard from its JSON form, upgraded if an older blockbench wrote it."""
+        """A leaderboard from its JSON form, upgraded if an older blockbench wrote it.
+
+        Raises:
+            FormatError: it is not a leaderboard, or a field is missing or of the wrong type.
+        """
         data = LEADERBOARD.upgrade(data)
+        leaderboard_fields().check(data, "leaderboard")
         meta = data.get("meta", {})
         return cls(
             tables=[TableStats.from_dict(t) for t in data.get("tables", [])],
@@ -85,6 +91,19 @@ class Leaderboard:
             **{k: meta[k] for k in ("command", "blockbench_version", "generated_at", "runs_ok",
                                     "runs_failed", "searches", "alpha") if k in meta},
         )
+
+
+def leaderboard_fields() -> Fields:
+    """The fields of a JSON leaderboard, from the dataclasses it is made of."""
+    meta = Fields({"command": "string", "blockbench_version": "string", "generated_at": "string",
+                   "runs_ok": "integer", "runs_failed": "integer", "searches": "integer",
+                   "alpha": "number"}, extra=True)
+    block = Fields({"index": "integer", "quarter": "integer", "summary": fields_of(Summary)},
+                   ("index", "quarter", "summary"))
+    quarters = fields_of(QuarterAnalysis, shares=ListOf(fields_of(QuarterShare, extra=True)))
+    return Fields({"meta": meta, "tables": ListOf(fields_of(TableStats, blocks=ListOf(block))),
+                   "ranking": fields_of(Ranking), "quarters": quarters,
+                   "notes": ListOf("string")}, extra=True)
 
 
 def command_line(argv: Sequence[str] | None = None) -> str:
@@ -132,6 +151,8 @@ def load_leaderboard(path: str | os.PathLike[str]) -> Leaderboard:
     data = LEADERBOARD.upgrade(read_json(path, "leaderboard file"), str(path))
     try:
         return Leaderboard.from_dict(data)
+    except FormatError as exc:
+        raise FormatError(f"{path}: {exc}") from None
     except BlockbenchError as exc:
         raise BlockbenchError(f"{path}: {exc}") from None
     except (KeyError, TypeError, ValueError) as exc:

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from blockbench.core.errors import BlockbenchError, UsageError
+from blockbench.core.files import describe_os_error, make_directory
 from blockbench.report.leaderboard import Leaderboard
 from blockbench.report.regret import RegretPoint, regret_curves
-from blockbench.stats.grouping import method_label
+from blockbench.stats.grouping import method_label, short_digests
 from blockbench.stats.table_stats import TableStats
 
 SUFFIXES = (".png", ".svg")
@@ -42,9 +43,13 @@ def check_path(path: str | os.PathLike[str]) -> Path:
 
 
 def _save(fig: Any, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    pyplot().close(fig)
+    try:
+        make_directory(path.parent, "directory of the figure")
+        fig.savefig(path, dpi=120, bbox_inches="tight")
+    except OSError as exc:
+        raise UsageError(f"cannot write figure {str(path)!r}: {describe_os_error(exc)}") from None
+    finally:
+        pyplot().close(fig)
     return path
 
 
@@ -61,7 +66,7 @@ def _panels(count: int, width: float = 4.5, height: float = 3.2) -> tuple[Any, l
 def _title(table: TableStats) -> str:
     k = table.key
     return f"{k.backbone}{f' ({k.variant})' if k.variant else ''}\n" \
-           f"{k.dataset} · {k.partition or '-'} · {k.weights} · {k.input_size}px"
+           f"{k.dataset} · {k.partition or '-'} · {short_digests(k.weights)} · {k.input_size}px"
 
 
 def _tables_with_blocks(board: Leaderboard) -> list[TableStats]:

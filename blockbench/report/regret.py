@@ -20,8 +20,12 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from blockbench.core.errors import BlockbenchError
-from blockbench.core.formats import REPLAY_REPORT, read_json
+from blockbench.core.fields import Fields
+from blockbench.core.formats import REPLAY_REPORT, FormatError, read_json
+
+#: The fields of one point; other keys ("table", "seed"...) are allowed and ignored.
+POINT_FIELDS = Fields({"policy": "string", "budget": "number", "regret": "number"},
+                      ("policy", "budget", "regret"), extra=True)
 
 
 @dataclass(frozen=True)
@@ -34,20 +38,26 @@ class RegretPoint:
 
 
 def parse_points(data: Any, source: str = "regret report") -> list[RegretPoint]:
-    """Validate and convert the JSON content of a regret report (a replay report or a list)."""
+    """Validate and convert the JSON content of a regret report (a replay report or a list).
+
+    Raises:
+        FormatError: one line naming the source and the first bad field (``points[3].budget``).
+    """
     items = data if isinstance(data, list) else REPLAY_REPORT.upgrade(data, source).get("points")
     if not isinstance(items, list) or not items:
-        raise BlockbenchError(f"{source}: expected a non-empty list of points "
-                              "(alone, or as a replay report's \"points\") with policy, budget and regret")
+        raise FormatError(f"{source}: expected a non-empty list of points "
+                          "(alone, or as a replay report's \"points\") with policy, budget and regret")
     points = []
     for number, item in enumerate(items):
+        where = f"points[{number}]"
         try:
-            point = RegretPoint(str(item["policy"]), float(item["budget"]), float(item["regret"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BlockbenchError(f"{source}: point {number} ({item!r}) needs policy, numeric budget "
-                                  f"and numeric regret ({type(exc).__name__}: {exc})") from None
+            POINT_FIELDS.check(item, "regret report", where)
+        except FormatError as exc:
+            raise FormatError(f"{source}: {exc}") from None
+        point = RegretPoint(item["policy"], float(item["budget"]), float(item["regret"]))
         if not (math.isfinite(point.budget) and math.isfinite(point.regret)):
-            raise BlockbenchError(f"{source}: point {number} has a non-finite budget or regret")
+            raise FormatError(f"{source}: regret report field {where!r} has a non-finite budget "
+                              "or regret")
         points.append(point)
     return points
 

@@ -92,6 +92,7 @@ def summary_section(board: Leaderboard) -> Section:
             row.append(Cell(f"{c.verdict} ({num(c.paired.mean_diff, signed=True)})" if c else "—"))
         row.append(Cell(str(table.runs_failed)))
         section.rows.append(row)
+        section.notes += [f"Data ({table.key.id}): {note}" for note in table.data_notes]
     return section
 
 
@@ -113,6 +114,7 @@ def method_sections(board: Leaderboard) -> list[Section]:
             section.rows.append(row)
         if table.runs_failed:
             section.notes.append(f"{table.runs_failed} failed run(s) excluded")
+        section.notes += [f"Data: {note}" for note in table.data_notes]
         out.append(section)
     return out
 

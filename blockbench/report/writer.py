@@ -2,7 +2,8 @@
 
 The leaderboard (:mod:`blockbench.report.leaderboard_render`) and the replay report
 (:mod:`blockbench.replay.render`) build a :class:`Document` of titled tables and
-notes; this module draws it, so both reports look alike and escape alike. Their
+notes; this module draws it, so both reports look alike and escape alike (and
+shorten weights digests alike: :func:`readable`). Their
 machine forms (JSON, CSV) are data, not documents: :func:`to_json` and
 :func:`to_csv` write those. Rich is imported only when a terminal table is drawn.
 """
@@ -10,6 +11,7 @@ machine forms (JSON, CSV) are data, not documents: :func:`to_json` and
 from __future__ import annotations
 
 import csv
+import dataclasses
 import html
 import io
 import json
@@ -21,6 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from blockbench.core.errors import UsageError
+from blockbench.core.files import write_atomic
+from blockbench.stats.grouping import short_digests
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -107,11 +111,23 @@ def format_for(path: str | os.PathLike[str], fmt: str | None, formats: Sequence[
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` as UTF-8, creating its directory."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
+    """Write ``text`` to ``path`` as UTF-8 (atomically), creating its directory; a path that
+    cannot be written is one line (:func:`blockbench.core.files.write_atomic`)."""
+    return write_atomic(path, text, "output file")
+
+
+def readable(doc: Document) -> Document:
+    """``doc`` as people read it: a weights file's sha256 shortened everywhere (``sha256:9ab50ec0…``),
+    so it does not crowd the tables. The machine forms (JSON, CSV) keep the full identity."""
+    def cell(c: Cell) -> Cell:
+        return dataclasses.replace(c, text=short_digests(c.text))
+
+    sections = [dataclasses.replace(
+        s, title=short_digests(s.title),
+        columns=[dataclasses.replace(c, header=short_digests(c.header)) for c in s.columns],
+        rows=[[cell(c) for c in row] for row in s.rows],
+        notes=[short_digests(n) for n in s.notes]) for s in doc.sections]
+    return Document(short_digests(doc.title), [short_digests(p) for p in doc.intro], sections)
 
 
 def render(doc: Document, fmt: str) -> str:
@@ -135,6 +151,7 @@ def _md_table(section: Section) -> str:
 
 def to_markdown(doc: Document) -> str:
     """Markdown: headings, pipe tables (``|`` escaped), bold best cells and notes as bullets."""
+    doc = readable(doc)
     blocks = [f"# {_md(doc.title)}", *(_md(p) for p in doc.intro)]
     for section in doc.sections:
         blocks.append("#" * section.level + " " + _md(section.title))
@@ -170,6 +187,7 @@ def _html_section(section: Section) -> list[str]:
 
 def to_html(doc: Document) -> str:
     """A standalone HTML page, every text escaped."""
+    doc = readable(doc)
     body = [f"<p>{html.escape(p)}</p>" for p in doc.intro]
     for section in doc.sections:
         body += _html_section(section)
@@ -187,6 +205,7 @@ def print_document(doc: Document, console: Console) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    doc = readable(doc)
     for paragraph in doc.intro:
         console.print(Text(paragraph, style="dim"))
     for section in doc.sections:

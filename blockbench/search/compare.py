@@ -11,7 +11,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from blockbench.components.policy import Budget, Policy, PolicyFactory, check_policy_options
+from blockbench.components.policy import (
+    Budget,
+    Policy,
+    PolicyFactory,
+    SearchSpace,
+    check_policy_options,
+    run_limit,
+)
 from blockbench.core.records import RunRecord, SearchRecord
 from blockbench.core.task import Task
 from blockbench.plugin.registry import Components, Entry
@@ -20,6 +27,8 @@ from blockbench.search.progress import ProgressReporter
 from blockbench.store.results_dir import ResultsDir
 from blockbench.train.engine import Engine
 from blockbench.train.problem import Problem
+
+BASELINES = ("bl1", "bl2")
 
 
 @dataclass(frozen=True)
@@ -37,14 +46,33 @@ class CompareOutcome:
 
     runs: list[RunRecord] = field(default_factory=list)
     searches: list[SearchRecord] = field(default_factory=list)
+    data_notes: dict[str, list[str]] = field(default_factory=dict)
+
+    def data_summary(self) -> list[str]:
+        """One line per dataset with notes: what was left out, counted, without the file lists."""
+        return [f"data {label}: " + "; ".join(n.partition(": ")[0] for n in notes)
+                + " (listed in the run records and the leaderboard)"
+                for label, notes in self.data_notes.items()]
 
 
-def estimate_runs(n_blocks: int, policies: Sequence[PolicyRequest]) -> int:
-    """Runs one seed will need: the baselines, plus the union of what the policies ask for."""
-    if any(p.name == "exhaustive" and p.budget.runs is None for p in policies):
-        return 2 + n_blocks
-    asked = sum(min(p.budget.runs or n_blocks, n_blocks) for p in policies)
-    return 2 + min(asked, n_blocks)
+def dataset_label(task: Task) -> str:
+    """The dataset of a task as the user named it: ``image-folder (path=...)``."""
+    options = ", ".join(f"{k}={v}" for k, v in sorted(task.dataset_options.items()))
+    return f"{task.dataset} ({options})" if options else task.dataset
+
+
+def planned_evaluations(policy: Policy, space: SearchSpace, budget: Budget, full_epochs: int) -> int:
+    """Evaluations (runs trained or reused) a policy's search will make, for progress totals.
+
+    The policy's own :meth:`~blockbench.components.policy.Policy.planned_evaluations`
+    when it tells; else the most its budget allows, one run per block at most
+    (the total is corrected when its search ends).
+    """
+    plan = getattr(policy, "planned_evaluations", None)
+    count = plan(space, budget, full_epochs) if callable(plan) else None
+    if count is None:
+        count = min(run_limit(space, budget, full_epochs, default=space.n_blocks), space.n_blocks)
+    return max(int(count), 0)
 
 
 def make_policy(entry: Entry[PolicyFactory], options: Mapping[str, Any], storage: str | None) -> Policy:
@@ -65,14 +93,20 @@ def make_policy(entry: Entry[PolicyFactory], options: Mapping[str, Any], storage
 
 
 def run_search(problem: Problem, evaluator: TrainingEvaluator, request: PolicyRequest,
-               components: Components, results: ResultsDir,
-               study: str | None = None) -> tuple[SearchRecord, list[RunRecord]]:
-    """Run one policy on one problem and seed; persist and return its search record and runs."""
+               components: Components, results: ResultsDir, study: str | None = None,
+               in_total: bool = False) -> tuple[SearchRecord, list[RunRecord]]:
+    """Run one policy on one problem and seed; persist and return its search record and runs.
+
+    The progress total gets the search's planned evaluations, unless ``in_total``
+    (the caller counted them already), and is trued up to what it really made.
+    """
     entry = components.policies.get(request.name)
     seed = evaluator.seed
     tracker = CostTracker(evaluator)
     policy = make_policy(entry, request.options, results.store.url)
-    result = policy.search(problem.space, tracker, request.budget, seed)
+    planned = planned_evaluations(policy, problem.space, request.budget, evaluator.full_epochs)
+    with evaluator.progress.expecting(planned, counted=in_total):
+        result = policy.search(problem.space, tracker, request.budget, seed)
     pick_hash = None
     if result.pick is not None:
         pick_hash = problem.spec(result.pick, seed).run_hash
@@ -86,6 +120,19 @@ def run_search(problem: Problem, evaluator: TrainingEvaluator, request: PolicyRe
         info=dict(result.info),
     )
     return results.add_search(search, study), list(tracker.records.values())
+
+
+def check_compare(tasks: Sequence[Task], policies: Sequence[PolicyRequest], components: Components,
+                  engine: Engine | None = None) -> list[Policy]:
+    """Validate every task and policy (names, options) without importing TensorFlow; the policies.
+
+    A compare calls it before it creates its results directory, so bad input leaves nothing behind.
+    """
+    engine = engine or Engine(components)
+    factories = {p.name: components.policies.get(p.name) for p in policies}
+    for task in tasks:
+        engine.check(task)
+    return [make_policy(factories[r.name], r.options, None) for r in policies]
 
 
 def run_compare(
@@ -105,22 +152,23 @@ def run_compare(
     search records are stored under ``study`` when given.
     """
     engine = engine or Engine(components)
-    factories = {p.name: components.policies.get(p.name) for p in policies}
-    for task in tasks:  # validate everything before training anything
-        engine.check(task)
-    for request in policies:
-        make_policy(factories[request.name], request.options, None)
+    checked = check_compare(tasks, policies, components, engine)
     outcome = CompareOutcome()
     for task in tasks:
         problem = engine.setup(task)
-        progress.add_total(len(seeds) * estimate_runs(problem.space.n_blocks, policies))
+        if problem.data.notes:
+            outcome.data_notes[dataset_label(task)] = list(problem.data.notes)
+        full = int(problem.hparams["epochs"])
+        progress.add_total(len(seeds) * (len(BASELINES) + sum(
+            planned_evaluations(policy, problem.space, request.budget, full)
+            for policy, request in zip(checked, policies, strict=True))))
         for seed in seeds:
             evaluator = TrainingEvaluator(problem, seed, results, progress, retries=retries)
-            for baseline in ("bl1", "bl2"):
+            for baseline in BASELINES:
                 outcome.runs.append(evaluator.record(baseline)[0])
             for request in policies:
                 search, records = run_search(problem, evaluator, request, components, results,
-                                             study)
+                                             study, in_total=True)
                 outcome.searches.append(search)
                 outcome.runs.extend(records)
     unique = {r.run_hash: r for r in outcome.runs}

@@ -25,7 +25,10 @@ class TrainingEvaluator:
     A run is claimed in the store before it is trained, so processes sharing a
     store never train the same run twice: a run another live process is
     training is waited for. A failed run is trained again until it has failed
-    ``1 + retries`` times in all; then its failure is final.
+    ``1 + retries`` times in all; then its failure is final. A failure that
+    would repeat (the loss turned NaN: training is deterministic) is final at
+    once; out of memory is retried (see :mod:`blockbench.core.failures`).
+    A retry adds one run to the progress total.
 
     Args:
         problem: the resolved search problem.
@@ -65,6 +68,8 @@ class TrainingEvaluator:
                     self.progress.reused(label, record)
                     self.results.reused(record)
                 break
+            if trained:  # a retry: one run more than planned
+                self.progress.add_total(1)
             self.progress.run_started(label, int(spec.hparams["epochs"]))
             try:
                 record = self.problem.train(spec, on_epoch=self.progress.epoch)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from rich.console import Console
@@ -23,7 +24,8 @@ class ProgressReporter:
 
     Args:
         console: where to draw (stderr usually).
-        total: expected number of runs (grows if a policy asks for more).
+        total: expected number of runs, trained or reused; commands add to it as they
+            learn what they will run (:meth:`add_total`, :meth:`expecting`).
         quiet: print nothing but failures.
     """
 
@@ -54,9 +56,27 @@ class ProgressReporter:
             self._progress.start()
 
     def add_total(self, n: int) -> None:
+        """Expect ``n`` more runs (fewer when negative)."""
         self.total += n
         if self._progress:
             self._progress.update(self._overall, total=self.total)
+
+    @contextlib.contextmanager
+    def expecting(self, n: int, counted: bool = False) -> Iterator[None]:
+        """Expect the block to finish ``n`` runs (already in the total when ``counted``).
+
+        On leaving it, however it ends, the total is trued up to the runs it
+        really finished: fewer when a policy stopped early or a job failed.
+        Retries grow the total by themselves (:class:`~blockbench.search.evaluator.TrainingEvaluator`).
+        """
+        if not counted:
+            self.add_total(n)
+        done, total = self.done, self.total
+        try:
+            yield
+        finally:
+            grown = self.total - total  # retries, and runs past the total
+            self.add_total((self.done - done) - n - grown)
 
     def _advance(self) -> None:
         self.done += 1
@@ -96,8 +116,9 @@ class ProgressReporter:
             self._progress.console.print(escape(text), highlight=False)
         else:
             elapsed = time.perf_counter() - self.started
+            # soft_wrap: a plain line stays one line whatever the console's width.
             self.console.print(f"[{self.done}/{max(self.total, self.done)} {elapsed:6.1f}s] "
-                               f"{text}", highlight=False, markup=False)
+                               f"{text}", highlight=False, markup=False, soft_wrap=True)
 
     def close(self) -> None:
         if self._progress:

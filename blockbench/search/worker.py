@@ -99,8 +99,10 @@ def run_worker(study: str, components: Components, results: ResultsDir,
             if key not in evaluators:
                 evaluators[key] = TrainingEvaluator(problems[index], seed, results, progress,
                                                     retries=definition.retries, poll=poll)
+            # The progress total is this worker's share: the jobs it took, not the study's.
             if job.kind == RUN_JOB:
-                evaluators[key].record(str(job.payload["target"]))
+                with progress.expecting(1):
+                    evaluators[key].record(str(job.payload["target"]))
             else:
                 request = definition.policies[int(job.payload["policy"])]
                 run_search(problems[index], evaluators[key], request, components, results, study)
@@ -113,7 +115,7 @@ def run_worker(study: str, components: Components, results: ResultsDir,
             queue.finish(job, FAILED, message)
             summary.failed_jobs += 1
             progress.console.print(f"job {job.id} ({job.kind}) failed: {message}",
-                                   markup=False, highlight=False)
+                                   markup=False, highlight=False, soft_wrap=True)
         else:
             queue.finish(job)
         summary.jobs += 1

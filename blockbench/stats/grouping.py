@@ -15,6 +15,7 @@ the method ``optimistic``, labelled as selected on test.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,15 @@ LABELS |= {f"q{q}": f"Q{q} best" for q in range(1, 5)}
 def method_label(method: str) -> str:
     """Display name of a method id (``bopt`` -> ``Bopt``, ``policy:x`` -> ``x``)."""
     return LABELS.get(method, method.removeprefix(POLICY_PREFIX))
+
+
+_DIGEST = re.compile(r"\bsha256:([0-9a-f]{8})[0-9a-f]{56}\b")
+
+
+def short_digests(text: str) -> str:
+    """``text`` for display, each ``sha256:<64 hex digits>`` (a weights file's identity) cut to
+    its first 8 digits and an ellipsis: ``sha256:9ab50ec0…``. Data keeps the full digest."""
+    return _DIGEST.sub(r"sha256:\1…", text)
 
 
 @dataclass(frozen=True, order=True)
@@ -96,6 +106,7 @@ class TableRuns:
         policies: method id (``policy:<label>``) -> seed -> picked runs (one per policy seed).
         failed: failed runs (excluded from every statistic).
         notes: what the reader should know (blocks missing at a seed, duplicates...).
+        data_notes: the dataset notes its runs carry (images skipped, duplicates...), once each.
         declared_blocks: the partition's block count as the block records state it.
     """
 
@@ -106,6 +117,7 @@ class TableRuns:
     policies: dict[str, dict[int, list[RunRecord]]] = field(default_factory=dict)
     failed: list[RunRecord] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    data_notes: list[str] = field(default_factory=list)
     declared_blocks: int = 0
 
     @property
@@ -118,6 +130,7 @@ class TableRuns:
         return sum(len(s) for s in self.baselines.values()) + sum(len(s) for s in self.blocks.values())
 
     def add(self, record: RunRecord) -> None:
+        self.data_notes += [n for n in record.data_notes if n not in self.data_notes]
         if not record.ok or record.test_acc is None:
             self.failed.append(record)
             return

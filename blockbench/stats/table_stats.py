@@ -142,6 +142,7 @@ class TableStats:
         runs_ok, runs_failed: runs used, and failed runs excluded.
         failed: one line per failed run.
         notes: caveats (missing blocks, duplicates, ...).
+        data_notes: what the dataset left out or could not use, from the run records.
     """
 
     key: TableKey
@@ -154,6 +155,7 @@ class TableStats:
     runs_failed: int = 0
     failed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    data_notes: list[str] = field(default_factory=list)
 
     def method(self, name: str) -> MethodStats | None:
         return next((m for m in self.methods if m.method == name), None)
@@ -180,6 +182,8 @@ class TableStats:
             "quarters": {str(q): b.to_dict() for q, b in sorted(self.quarters.items())},
             "n_blocks": self.n_blocks, "runs_ok": self.runs_ok, "runs_failed": self.runs_failed,
             "failed": self.failed, "notes": self.notes,
+            # Only when there are some: a leaderboard of clean data keeps its layout.
+            **({"data_notes": self.data_notes} if self.data_notes else {}),
         }
 
     @classmethod
@@ -193,7 +197,7 @@ class TableStats:
             quarters={int(q): BoxStats(**b) for q, b in data.get("quarters", {}).items()},
             n_blocks=data.get("n_blocks", 0), runs_ok=data.get("runs_ok", 0),
             runs_failed=data.get("runs_failed", 0), failed=list(data.get("failed", [])),
-            notes=list(data.get("notes", [])),
+            notes=list(data.get("notes", [])), data_notes=list(data.get("data_notes", [])),
         )
 
 
@@ -223,7 +227,8 @@ def analyse_table(table: TableRuns, alpha: float = ALPHA) -> TableStats:
             quarters[q] = box
     failed = [f"{r.spec.target} seed {r.spec.seed}: {r.error or r.status}" for r in table.failed]
     return TableStats(table.key, methods, comparisons, blocks, quarters, table.n_blocks,
-                      table.n_ok, len(table.failed), failed, list(table.notes))
+                      table.n_ok, len(table.failed), failed, list(table.notes),
+                      list(table.data_notes))
 
 
 def _compare(method: MethodStats, ref: MethodStats, alpha: float) -> Comparison:

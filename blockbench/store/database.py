@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
-from blockbench.core.errors import BlockbenchError
+from blockbench.core.errors import BlockbenchError, UsageError
+from blockbench.core.files import check_file, make_directory
 from blockbench.store.url import (
     backend_of,
     driver_of,
@@ -52,9 +53,8 @@ class Database:
     def _create_engine(self) -> Engine:
         if self.backend == "sqlite":
             path = sqlite_path(self.url)
-            if path.is_dir():
-                raise BlockbenchError(f"store {self.display} is a directory, not a SQLite file")
-            path.parent.mkdir(parents=True, exist_ok=True)
+            check_file(path, "store")
+            make_directory(path.parent, "directory of the store")
             engine = create_engine(self.url, connect_args={"timeout": self.busy_timeout})
             timeout_ms = int(self.busy_timeout * 1000)
 
@@ -98,7 +98,10 @@ class Database:
         except IntegrityError:
             raise  # a lost insert race: the caller retries
         except SQLAlchemyError as exc:
-            raise BlockbenchError(self.describe(exc)) from None
+            message = self.describe(exc)
+            # A store file that cannot be opened or written is a path the user gave: usage.
+            kind = UsageError if message.startswith("cannot write store") else BlockbenchError
+            raise kind(message) from None
 
     def describe(self, exc: SQLAlchemyError) -> str:
         """One line saying what went wrong with the store, with any password masked."""

@@ -1,20 +1,84 @@
-"""Reading results back for people: ``blockbench runs``, and leaderboards from a store.
+"""Reading results back: ``blockbench runs``, and the records leaderboards are computed from.
 
-No TensorFlow here: listing runs or computing a leaderboard from a store
-never builds a model.
+A results directory is read folder by folder: a folder with a store
+(``blockbench.db``) from the store, the single source of truth, whatever its
+exported files say (they are brought up to date when they can be written);
+a folder without one from its ``runs.jsonl`` and ``searches.jsonl``. No
+TensorFlow here: listing runs or computing a leaderboard never builds a model.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
 from blockbench.core.errors import UsageError
-from blockbench.core.records import RUNS_FILE, RunRecord, SearchRecord, load_results
+from blockbench.core.records import (
+    RUNS_FILE,
+    SEARCHES_FILE,
+    RunRecord,
+    SearchRecord,
+    merge_runs,
+    read_jsonl,
+)
+from blockbench.store.results_dir import Export
 from blockbench.store.run_store import Store, StoredRun
 from blockbench.store.url import DEFAULT_DB, mask_url
 
+log = logging.getLogger(__name__)
+
 DEFAULT_RESULTS = "blockbench-results"
+
+
+def results_folder(directory: str | os.PathLike[str]) -> Path:
+    """A results directory given to read from, refused in one line if it is not one."""
+    root = Path(directory)
+    if not root.exists():
+        raise UsageError(f"results directory {str(root)!r} does not exist; pass --results DIR, "
+                         "a directory that 'compare --out DIR' wrote")
+    if not root.is_dir():
+        raise UsageError(f"results directory {str(root)!r} is a file, not a directory; pass "
+                         "--results DIR, a directory that 'compare --out DIR' wrote")
+    return root
+
+
+def load_results(directory: str | os.PathLike[str]) -> tuple[list[RunRecord], list[SearchRecord]]:
+    """Every run and search record under a results directory (recursively).
+
+    When the same run appears more than once, a successful record wins over a
+    failed one, and a later one over an earlier one.
+    """
+    root = results_folder(directory)
+    folders = sorted({p.parent for name in (RUNS_FILE, SEARCHES_FILE, DEFAULT_DB)
+                      for p in root.rglob(name)})
+    runs: list[RunRecord] = []
+    searches: list[SearchRecord] = []
+    for folder in folders:
+        found = _from_store(folder) if (folder / DEFAULT_DB).is_file() else _from_files(folder)
+        runs += found[0]
+        searches += found[1]
+    if not runs and not searches:
+        raise UsageError(f"no run records ({RUNS_FILE}) found under {str(root)!r}; pass --results "
+                         "DIR, a directory that 'compare --out DIR' wrote")
+    return merge_runs(runs), searches
+
+
+def _from_files(folder: Path) -> tuple[list[RunRecord], list[SearchRecord]]:
+    runs, searches = folder / RUNS_FILE, folder / SEARCHES_FILE
+    return (list(read_jsonl(runs, RunRecord)) if runs.is_file() else [],
+            list(read_jsonl(searches, SearchRecord)) if searches.is_file() else [])
+
+
+def _from_store(folder: Path) -> tuple[list[RunRecord], list[SearchRecord]]:
+    with Store(folder / DEFAULT_DB, create=False) as store:
+        found = store.records(), store.searches()
+        try:  # a damaged or stale export is rewritten; a reader never fails for it
+            Export(folder, store).write(csv=False)
+        except UsageError as exc:
+            log.debug("export of %s not rewritten: %s", folder, exc)
+    return found
 
 
 def load_store(storage: str) -> tuple[list[RunRecord], list[SearchRecord]]:
@@ -56,9 +120,8 @@ def list_runs(storage: str | None, results: str | None, backbone: str | None = N
         directory = Path(results or DEFAULT_RESULTS)
         if (directory / DEFAULT_DB).is_file():
             storage = str(directory / DEFAULT_DB)
-        elif not directory.is_dir():
-            raise UsageError(f"results directory {str(directory)!r} does not exist; "
-                             "pass --results DIR or --storage URL")
+        else:
+            results_folder(directory)
     if storage:
         with Store(storage, create=False) as store:
             rows = [_row(r) for r in store.rows(backbone, dataset, status)]

@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -23,6 +23,7 @@ from sqlalchemy import Connection, and_, select
 from sqlalchemy.exc import IntegrityError
 
 from blockbench.core.errors import BlockbenchError, UsageError
+from blockbench.core.failures import retryable
 from blockbench.core.records import FAILED, OK, RunRecord, SearchRecord
 from blockbench.core.spec import RunSpec, canonical_json
 from blockbench.store.database import BUSY_TIMEOUT, Database
@@ -32,6 +33,15 @@ from blockbench.store.url import backend_of, mask_url, normalize_url, scrub, sql
 
 RUNNING = "running"
 T = TypeVar("T")
+#: Fields of a search record that make its identity: the same search run again has the same key.
+SEARCH_IDENTITY = ("policy", "policy_options", "policy_seed", "backbone", "dataset", "partition",
+                   "seed", "budget", "run_hashes")
+
+
+def search_key(record: Mapping[str, Any]) -> str:
+    """The store's key of a search record (its JSON form, passwords scrubbed)."""
+    identity = {k: record.get(k) for k in SEARCH_IDENTITY}
+    return hashlib.sha256(canonical_json(identity).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -56,7 +66,8 @@ class Claim:
     Attributes:
         state: "claimed" (train it), "done" (``record`` is ok: reuse it), "busy"
             (``worker`` is training it: wait), or "exhausted" (it failed as
-            often as retries allow: ``record`` is the failure).
+            often as retries allow, or in a way a retry would repeat:
+            ``record`` is the failure).
     """
 
     state: str
@@ -78,6 +89,8 @@ class Store:
                  stale_after: float | None = None, create: bool = True) -> None:
         url = normalize_url(url)
         if not create and backend_of(url) == "sqlite" and not sqlite_path(url).is_file():
+            if sqlite_path(url).is_dir():
+                raise UsageError(f"store {mask_url(url)} is a directory, not a SQLite file")
             raise UsageError(f"store {mask_url(url)} does not exist; run 'blockbench compare "
                              "--storage URL' first, or pass another --storage")
         self.db = Database(url, busy_timeout)
@@ -133,32 +146,66 @@ class Store:
         return self._retry(lambda conn: self._finish(conn, record, claimed=False))
 
     def add_search(self, search: SearchRecord, study: str | None = None) -> SearchRecord:
-        """Store a search record (scrubbed of passwords); the same search stored twice is kept once."""
+        """Store a search record (scrubbed of passwords); returns the record the store keeps.
+
+        The same search run again (same policy, options, seeds, budget and runs:
+        :func:`search_key`) is kept once, as first recorded: a rerun that reuses
+        every run adds nothing, and the exports stay the same.
+        """
         clean = SearchRecord.from_dict(scrub(search.to_dict(), self.db._secrets))
         data = clean.to_dict()
-        identity = {k: data[k] for k in ("policy", "policy_options", "policy_seed", "backbone",
-                                         "dataset", "partition", "seed", "budget", "run_hashes")}
-        key = hashlib.sha256(canonical_json(identity).encode()).hexdigest()
+        key = search_key(data)
         values = {"study": study, "record": json.dumps(data, sort_keys=True),
                   "schema_version": clean.schema_version, "created_at": time.time()}
 
-        def write(conn: Connection) -> None:
-            if conn.execute(select(searches.c.search_key).where(searches.c.search_key == key)
-                            .with_for_update()).first():
-                conn.execute(searches.update().where(searches.c.search_key == key).values(**values))
-            else:
+        def write(conn: Connection) -> SearchRecord:
+            row = conn.execute(select(searches).where(searches.c.search_key == key)
+                               .with_for_update()).first()
+            if row is None:
                 conn.execute(searches.insert().values(search_key=key, **values))
+                return clean
+            if row.study is None and study is not None:
+                conn.execute(searches.update().where(searches.c.search_key == key)
+                             .values(study=study))
+            return self._checked(SearchRecord.from_dict, row.record, f"search {key[:12]}")
 
-        self._retry(write)
-        return clean
+        return self._retry(write)
+
+    def record_lines(self, hashes: Collection[str] | None = None) -> list[tuple[str, str]]:
+        """(run hash, record JSON) of every finished run, or of those in ``hashes``, oldest first.
+
+        The JSON is the stored text, the line :func:`~blockbench.core.records.jsonl_text`
+        writes: exports copy it without parsing it.
+        """
+        query = select(runs.c.run_hash, runs.c.record, runs.c.created_at).where(
+            runs.c.record.is_not(None))
+        return self._lines(query, runs.c.run_hash, hashes)
+
+    def search_lines(self, keys: Collection[str] | None = None) -> list[tuple[str, str]]:
+        """(search key, record JSON) of every search, or of those in ``keys``, oldest first."""
+        query = select(searches.c.search_key, searches.c.record, searches.c.created_at)
+        return self._lines(query, searches.c.search_key, keys)
+
+    def _lines(self, query: Any, column: Any, keys: Collection[str] | None) -> list[tuple[str, str]]:
+        """(key, text) of the rows ``query`` selects as (key, text, created_at), oldest first."""
+        with self.db.transaction() as conn:
+            if keys is None:
+                found = list(conn.execute(query).all())
+            else:
+                wanted, found = sorted(keys), []
+                for start in range(0, len(wanted), 500):  # below every backend's parameter limit
+                    found += conn.execute(query.where(column.in_(wanted[start:start + 500]))).all()
+        return [(r[0], r[1]) for r in sorted(found, key=lambda r: (r[2], r[0]))]
 
     def searches(self, study: str | None = None) -> list[SearchRecord]:
-        query = select(searches.c.record).order_by(searches.c.created_at, searches.c.search_key)
+        query = select(searches.c.search_key, searches.c.record).order_by(
+            searches.c.created_at, searches.c.search_key)
         if study is not None:
             query = query.where(searches.c.study == study)
         with self.db.transaction() as conn:
             rows = conn.execute(query).all()
-        return [self._checked(SearchRecord.from_dict, row[0]) for row in rows]
+        return [self._checked(SearchRecord.from_dict, row[1], f"search {row[0][:12]}")
+                for row in rows]
 
     # -- claims --------------------------------------------------------------
 
@@ -184,8 +231,8 @@ class Store:
                 if row.worker == me:
                     return Claim("claimed")
                 return Claim("busy", worker=row.worker)
-            if row.status == FAILED and row.failures >= 1 + retries:
-                return Claim("exhausted", self._record(row))
+            if row.status == FAILED and (row.failures >= 1 + retries or not retryable(row.error)):
+                return Claim("exhausted", self._record(row))  # a NaN would only repeat
             # New, failed with attempts left, or abandoned by a dead worker: ours now.
             conn.execute(runs.update().where(runs.c.run_hash == key)
                          .values(status=RUNNING, worker=me, updated_at=now))
@@ -240,15 +287,15 @@ class Store:
     def _record(self, row: Any) -> RunRecord | None:
         if row.record is None:
             return None
-        return self._checked(RunRecord.from_dict, row.record)
+        return self._checked(RunRecord.from_dict, row.record, f"run {row.run_hash[:12]}")
 
-    def _checked(self, parse: Callable[[dict[str, Any]], T], raw: str) -> T:
+    def _checked(self, parse: Callable[[dict[str, Any]], T], raw: str, what: str) -> T:
         try:
             return parse(json.loads(raw))
         except BlockbenchError as exc:
-            raise BlockbenchError(f"store {self.display}: {exc}") from None
+            raise BlockbenchError(f"store {self.display}, {what}: {exc}") from None
         except (ValueError, KeyError, TypeError) as exc:
-            raise BlockbenchError(f"store {self.display} holds a malformed record "
+            raise BlockbenchError(f"store {self.display}, {what}: malformed record "
                                   f"({type(exc).__name__}: {exc})") from None
 
     def _retry(self, work: Callable[[Connection], T]) -> T:

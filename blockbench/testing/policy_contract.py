@@ -128,6 +128,20 @@ class PolicyContract:
                     f"{evaluator.epochs_spent} epochs under a budget of {budget.epochs} epochs"
                 )
 
+    def test_planned_evaluations_are_the_evaluations_made(self, policy_factory: Any,
+                                                          search_budgets: list[Budget]) -> None:
+        for budget in [*search_budgets, Budget()]:
+            plan = getattr(policy_factory(**self.options), "planned_evaluations", None)
+            planned = plan(self.space(), budget, self.full_epochs) if callable(plan) else None
+            if planned is None:  # the policy cannot tell in advance: nothing to hold it to
+                continue
+            evaluator = self.evaluator("shuffled")
+            self.search(policy_factory, evaluator, budget)
+            assert len(evaluator.calls) == planned, (
+                f"planned_evaluations() said {planned} under {budget}, search() made "
+                f"{len(evaluator.calls)}: progress totals would be wrong"
+            )
+
     def test_only_known_targets_are_evaluated(self, policy_factory: Any,
                                               search_budgets: list[Budget]) -> None:
         for budget in search_budgets:

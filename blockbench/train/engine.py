@@ -35,10 +35,12 @@ from blockbench.components.backbone import BackboneFactory, Weights, check_weigh
 from blockbench.components.partition import Partition, build_partition
 from blockbench.core.errors import UsageError
 from blockbench.core.options import check_named_options
-from blockbench.core.task import Task, complete_hparams
+from blockbench.core.task import Task
+from blockbench.core.task_settings import check_split, complete_hparams
 from blockbench.data.prepare import prepare
 from blockbench.data.preprocessing import resolve_preprocessing
 from blockbench.plugin.registry import Components
+from blockbench.train.batch_memory import check_training_fits
 from blockbench.train.finetune import FineTuneModel, dtype_policy
 from blockbench.train.problem import Problem
 from blockbench.train.runtime import Runtime
@@ -84,6 +86,7 @@ class Engine:
         check_named_options(pt.factory, dict(task.partition_params), "partition", pt.name)
         check_weights(bb.name, bb.factory, Weights.parse(task.weights))
         complete_hparams(task.hparams)
+        check_split(task.split)
 
     def setup(self, task: Task) -> Problem:
         """Resolve ``task``: build (or reuse) the backbone, prepare data, partition."""
@@ -102,8 +105,13 @@ class Engine:
         if bkey not in self._backbones:
             self._backbones[bkey] = build_backbone(bb.factory, weights, size, options, precision)
         model = self._backbones[bkey]
+        on_gpu = self._on_gpu()
+        # Activations alone first: no need to decode a dataset for a batch that cannot fit.
+        check_training_fits(model, 0, hparams["batch_size"], size, bb.name, on_gpu=on_gpu)
         data = prepare(ds.name, ds.factory, ds.factory.check_options(dict(task.dataset_options)),
                        size, task.split, cache_dir=self.data_cache_dir)
+        check_training_fits(model, data.images.nbytes, hparams["batch_size"], size, bb.name,
+                            on_gpu=on_gpu)
         params = pt.factory.check_options(dict(task.partition_params))
         pkey = (bkey, pt.name, tuple(sorted((k, str(v)) for k, v in params.items())))
         if pkey not in self._partitions:
@@ -128,6 +136,11 @@ class Engine:
         backbone.set_weights(problem.finetune.initial_weights)
         with dtype_policy(precision):
             return FineTuneModel(backbone, problem.data.n_classes, problem.hparams)
+
+    def _on_gpu(self) -> bool:
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
 
     def _enable_determinism(self) -> None:
         if not self._determinism:

@@ -35,7 +35,6 @@ import numpy as np
 
 from blockbench.components.partition import layer_order
 from blockbench.core.errors import UsageError
-from blockbench.core.spec import PRECISIONS
 from blockbench.train.subgraph import Cut, rebuild, single
 
 if TYPE_CHECKING:
@@ -43,7 +42,6 @@ if TYPE_CHECKING:
 
 
 HEAD_PREFIX = "bb_head_"
-HEADS = ("flatten", "gap")
 
 
 def _derived_seed(seed: int, salt: int) -> int:
@@ -56,8 +54,6 @@ def dtype_policy(precision: str) -> Iterator[None]:
     """Build layers under ``precision`` (``float32`` or ``mixed_float16``), then restore."""
     import keras
 
-    if precision not in PRECISIONS:
-        raise UsageError(f"precision {precision!r} is not valid; use one of {', '.join(PRECISIONS)}")
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
     try:
@@ -100,9 +96,7 @@ class FineTuneModel:
     def __init__(self, backbone: keras.Model, n_classes: int, hparams: Mapping[str, Any]) -> None:
         import keras
 
-        head = hparams.get("head", "flatten")
-        if head not in HEADS:
-            raise UsageError(f"head {head!r} is not valid; use one of {', '.join(HEADS)}")
+        head = hparams.get("head", "flatten")  # checked by complete_hparams, like the others
         self.backbone = backbone
         self.initial_weights = [np.array(w) for w in backbone.get_weights()]
         for layer in backbone.layers:

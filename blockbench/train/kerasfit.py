@@ -28,7 +28,6 @@ from blockbench.train.loop import (
     EpochCallback,
     RunFailed,
     RunInputs,
-    check_eval_epoch,
     epoch_order,
     fail,
     new_record,
@@ -121,7 +120,7 @@ def fit_run(spec: RunSpec, inputs: RunInputs, on_epoch: EpochCallback | None = N
 
     hp = spec.hparams
     epochs = int(epochs if epochs is not None else hp["epochs"])
-    keep_best = check_eval_epoch(hp) == "best-val"
+    keep_best = hp.get("eval_epoch") == "best-val"  # checked by complete_hparams
     ft = inputs.finetune
     record = new_record(spec, inputs)
     start = time.perf_counter()

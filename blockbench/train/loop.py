@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from blockbench.core.errors import UsageError
 from blockbench.core.records import FAILED, OK, RunRecord
 from blockbench.core.spec import RunSpec
 from blockbench.data.prepare import PreparedData
@@ -38,8 +37,6 @@ if TYPE_CHECKING:
 
 #: Called after every epoch with (epoch, epochs, logs).
 EpochCallback = Callable[[int, int, Mapping[str, float]], None]
-
-EVAL_EPOCHS = ("last", "best-val")
 
 
 class RunFailed(Exception):
@@ -97,23 +94,18 @@ def image_feed(finetune: FineTuneModel, images: Any, preprocess: Callable[[Any],
     return Feed(finetune.model, [tf.convert_to_tensor(images)], transform, key)
 
 
-def check_eval_epoch(hparams: Mapping[str, Any]) -> str:
-    eval_epoch = str(hparams.get("eval_epoch", "last"))
-    if eval_epoch not in EVAL_EPOCHS:
-        raise UsageError(f"eval_epoch {eval_epoch!r} is not valid; use one of {', '.join(EVAL_EPOCHS)}")
-    return eval_epoch
-
-
 def new_record(spec: RunSpec, inputs: RunInputs) -> RunRecord:
     data = inputs.data
     return RunRecord(spec=spec, status=OK, block=inputs.block, n_train=len(data.indices["train"]),
-                     n_val=len(data.indices["val"]), n_test=len(data.indices["test"]))
+                     n_val=len(data.indices["val"]), n_test=len(data.indices["test"]),
+                     data_notes=list(data.notes))
 
 
 def fail(record: RunRecord, exc: BaseException) -> None:
     """Mark ``record`` failed by ``exc`` (NaN, out of memory)."""
     record.status = FAILED
     reason = str(exc) if isinstance(exc, RunFailed) else "out of memory"
+    # The exception type leads: it tells whether a retry may help (blockbench.core.failures).
     record.error = f"{type(exc).__name__}: {reason}".splitlines()[0][:500]
     record.val_acc = record.test_acc = None
 
@@ -136,7 +128,7 @@ def train_run(spec: RunSpec, inputs: RunInputs, on_epoch: EpochCallback | None =
 
     hp = spec.hparams
     epochs = int(epochs if epochs is not None else hp["epochs"])
-    keep_best = check_eval_epoch(hp) == "best-val"
+    keep_best = hp.get("eval_epoch") == "best-val"  # checked by complete_hparams
     data, ft = inputs.data, inputs.finetune
     record = new_record(spec, inputs)
     start = time.perf_counter()

@@ -101,4 +101,5 @@ class Problem:
         except Exception as exc:  # a failed run is recorded and the search goes on
             log.debug("run %s failed:\n%s", spec.target, traceback.format_exc())
             message = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500]
-            return RunRecord(spec=spec, status=FAILED, error=message, block=block_info)
+            return RunRecord(spec=spec, status=FAILED, error=message, block=block_info,
+                             data_notes=list(self.data.notes))

@@ -24,14 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from blockbench.core.errors import UsageError
 from blockbench.train.finetune import FineTuneModel
 
 if TYPE_CHECKING:
     import keras
 
 
-OPTIMIZERS = ("adam", "sgd", "adamw", "rmsprop")
 #: Transform applied inside the graph to the gathered inputs of a batch.
 Transform = Callable[[list[Any]], list[Any]]
 
@@ -91,8 +89,6 @@ def make_optimizer(hparams: Mapping[str, Any], fused: bool = True) -> Any:
         "sgd": lambda learning_rate: keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9),
         "rmsprop": keras.optimizers.RMSprop,
     }
-    if name not in factories:
-        raise UsageError(f"optimizer {name!r} is not valid; use one of {', '.join(OPTIMIZERS)}")
     optimizer = factories[name](learning_rate=lr)
     if hparams.get("precision", "float32") == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)

@@ -7,7 +7,6 @@ Factories hand over encoded image bytes; the core decodes and resizes them.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,17 @@ from blockbench.components.dataset import DatasetFactory, DatasetSource, Example
 from blockbench.core.errors import BlockbenchError, UsageError
 from blockbench.core.options import REQUIRED
 from blockbench.plugin.hookspecs import hookimpl
+from blockbench_plugins.image_folder import (
+    EXTENSIONS_TEXT,
+    IMAGE_EXTENSIONS,
+    OFFICIAL,
+    official_splits,
+    read_unique,
+    scan,
+)
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
-_EXTENSIONS_TEXT = ", ".join(e.lstrip(".") for e in IMAGE_EXTENSIONS)
+__all__ = ["IMAGE_EXTENSIONS", "ImageFolder", "TFDSDataset"]
+
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
@@ -107,23 +114,6 @@ class TFDSDataset(DatasetFactory):
                 )
 
 
-def _visible(entries: list[Path]) -> list[Path]:
-    return sorted(p for p in entries if not p.name.startswith("."))
-
-
-def _class_files(class_dir: Path) -> tuple[list[Path], list[Path]]:
-    """Image files anywhere under a class folder, and the other visible files."""
-    images: list[Path] = []
-    others: list[Path] = []
-    for folder, dirs, files in os.walk(class_dir, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if not name.startswith("."):
-                path = Path(folder, name)
-                (images if path.suffix.lower() in IMAGE_EXTENSIONS else others).append(path)
-    return images, others
-
-
 class ImageFolder(DatasetFactory):
     """Your own images: path=<folder> with one sub-folder of images per class.
 
@@ -131,18 +121,24 @@ class ImageFolder(DatasetFactory):
     (jpg, jpeg, png, bmp, gif, any case) anywhere below a class folder; hidden
     files and folders are ignored. A folder whose top level is ``train/`` and
     ``test/`` (and optionally ``val/``), each holding class folders, carries
-    an official split. Unreadable or corrupt images are skipped and reported.
-    The fingerprint digests every image's path relative to the folder, its
-    size and its content, so a moved folder keeps its identity and an edited
-    one does not.
+    an official split. A symbolic link to a folder is followed unless it leads
+    back to a folder already walked (``.``, a parent, another class); each
+    image is read once, and byte-identical images are kept once: one copy when
+    every copy is in one class, none when copies sit in different classes (see
+    :mod:`blockbench_plugins.image_folder`). Unreadable files are skipped;
+    undecodable ones are skipped when decoded; all are counted per class and
+    reported. The fingerprint digests every kept image's path relative to the
+    folder, its size and its content, so a moved folder keeps its identity and
+    an edited one does not.
 
     ``max_per_class=N`` keeps a seeded random sample of at most N images of each
-    class (per official split), for quick experiments on a large folder; the
-    fingerprint then digests only the kept images.
+    class (per official split), for quick experiments on a large folder; only
+    the sample is read, so duplicates are looked for within it, and the
+    fingerprint digests only the kept images.
     """
 
     option_defaults = {"path": REQUIRED, "max_per_class": None}
-    OFFICIAL = ("train", "val", "test")
+    OFFICIAL = OFFICIAL
 
     def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         checked = super().check_options(options)
@@ -167,7 +163,8 @@ class ImageFolder(DatasetFactory):
     def load(self, **options: Any) -> DatasetSource:
         checked = self.check_options(options)
         root = self._root(checked["path"])
-        groups, ignored = self._scan(root)
+        found = scan(root, official_splits(root))
+        groups = found.groups
         if checked["max_per_class"] is not None:
             groups = _subsample(groups, int(checked["max_per_class"]))
         class_names = sorted({c for classes in groups.values() for c in classes})
@@ -179,74 +176,22 @@ class ImageFolder(DatasetFactory):
             count = sum(len(classes.get(name, ())) for classes in groups.values())
             if count == 0:
                 raise UsageError(f"class {name!r} in image folder {str(root)!r} has 0 image "
-                                 f"files ({_EXTENSIONS_TEXT}); add images or remove the folder")
+                                 f"files ({EXTENSIONS_TEXT}); add images or remove the folder")
         items = [(split, class_names.index(name), path)
                  for split, classes in groups.items()
                  for name, paths in sorted(classes.items()) for path in paths]
+        unique = read_unique(root, items, class_names)
         digest = hashlib.sha256()
-        readable: list[tuple[str | None, int, Path]] = []
-        notes = []
-        unreadable: list[str] = []
-        for split, label, path in items:
-            rel = path.relative_to(root).as_posix()
-            try:
-                with path.open("rb") as handle:
-                    content = hashlib.file_digest(handle, "sha256").hexdigest()
-                size = path.stat().st_size
-            except OSError:
-                unreadable.append(rel)
-                continue
-            digest.update(f"{rel}\0{size}\0{content}\n".encode())
-            readable.append((split, label, path))
-        if ignored:
-            notes.append(f"ignored {len(ignored)} file(s) without an image extension "
-                         f"({_EXTENSIONS_TEXT}), e.g. {ignored[0].relative_to(root).as_posix()}")
-        if unreadable:
-            notes.append(f"skipped {len(unreadable)} unreadable file(s): {', '.join(unreadable[:20])}")
+        for _, _, rel, data, content in unique.kept:
+            digest.update(f"{rel}\0{len(data)}\0{content}\n".encode())
         source = DatasetSource(class_names, [], f"image-folder:sha256:{digest.hexdigest()}",
                                has_official_split=None not in groups,
-                               skipped=len(unreadable), notes=notes)
-        source.examples = self._examples(root, readable, source)
+                               skipped=sum(c["unreadable"] for c in unique.dropped.values()),
+                               notes=[*found.notes(), *unique.notes],
+                               dropped={k: dict(v) for k, v in unique.dropped.items()})
+        source.examples = [Example(data, label, split, rel)
+                           for split, label, rel, data, _ in unique.kept]
         return source
-
-    def _scan(self, root: Path) -> tuple[dict[str | None, dict[str, list[Path]]], list[Path]]:
-        """{official split or None: {class: image files}} and the ignored files."""
-        top = [p for p in _visible(list(root.iterdir())) if p.is_dir()]
-        names = {p.name for p in top}
-        splits: list[str | None] = [None]
-        if {"train", "test"} <= names:
-            extra = sorted(names - set(self.OFFICIAL))
-            if extra:
-                raise UsageError(f"image folder {str(root)!r} has train/ and test/ (an official "
-                                 f"split) but also {', '.join(extra)}; use only train, val, test")
-            splits = [s for s in self.OFFICIAL if s in names]
-        groups: dict[str | None, dict[str, list[Path]]] = {}
-        ignored: list[Path] = []
-        for split in splits:
-            base = root / split if split else root
-            groups[split] = {}
-            for entry in _visible(list(base.iterdir())):
-                if entry.is_dir():
-                    images, others = _class_files(entry)
-                    groups[split][entry.name] = images
-                    ignored.extend(others)
-                else:
-                    ignored.append(entry)
-        return groups, ignored
-
-    @staticmethod
-    def _examples(root: Path, items: list[tuple[str | None, int, Path]],
-                  source: DatasetSource) -> Iterator[Example]:
-        for split, label, path in items:
-            rel = path.relative_to(root).as_posix()
-            try:
-                data = path.read_bytes()
-            except OSError:
-                # Vanished since the fingerprint was taken: count it like any unreadable file.
-                source.skipped += 1
-                source.notes.append(f"skipped unreadable file: {rel}")
-                continue
-            yield Example(data, label, split, rel)
 
 
 @hookimpl

@@ -107,17 +107,24 @@ class GradientRank(Policy):
         check_int("gradient-rank", "batches", checked["batches"], 1)
         return checked
 
+    def _count(self, space: SearchSpace, budget: Budget, full: int, signal_runs: int,
+               signal_epochs: int) -> int:
+        """Blocks to train: what the budget leaves after the signal's cost, at most ``k``."""
+        left = Budget(
+            runs=None if budget.runs is None else budget.runs - signal_runs,
+            epochs=None if budget.epochs is None else budget.epochs - signal_epochs,
+        )
+        limit = run_limit(space, left, full, default=max(len(space.in_quarter(4)) - signal_runs, 0))
+        return min(limit, self.options["k"] or limit, space.n_blocks)
+
+    def planned_evaluations(self, space: SearchSpace, budget: Budget, full_epochs: int) -> int:
+        # The signal costs one head training of head_epochs (see measure_gradient_norms).
+        return self._count(space, budget, full_epochs, 1, self.options["head_epochs"])
+
     def search(self, space: SearchSpace, evaluator: Evaluator, budget: Budget, seed: int) -> PolicyResult:
         signal = evaluator.signal(SIGNAL, measure_gradient_norms,
                                   head_epochs=self.options["head_epochs"], batches=self.options["batches"])
-        full = evaluator.full_epochs
-        default = len(space.in_quarter(4))
-        left = Budget(
-            runs=None if budget.runs is None else budget.runs - signal.runs,
-            epochs=None if budget.epochs is None else budget.epochs - signal.epochs,
-        )
-        limit = run_limit(space, left, full, default=max(default - signal.runs, 0))
-        k = min(limit, self.options["k"] or limit, space.n_blocks)
+        k = self._count(space, budget, evaluator.full_epochs, signal.runs, signal.epochs)
         # Highest signal first; a tie goes to the deeper block.
         ranked = sorted(range(space.n_blocks), reverse=True,
                         key=lambda i: (signal.values.get(block_target(i), float("-inf")), i))

@@ -109,11 +109,15 @@ class OptunaPolicy(Policy):
             raise BlockbenchError(f"cannot open Optuna storage {mask_secrets(storage)}: "
                                   f"{type(exc).__name__}: {detail}") from None
 
+    def planned_evaluations(self, space: SearchSpace, budget: Budget, full_epochs: int) -> int:
+        # One evaluation per loop below: a block sampled twice is replaced by its nearest new one.
+        return min(run_limit(space, budget, full_epochs), space.n_blocks)
+
     def search(self, space: SearchSpace, evaluator: Evaluator, budget: Budget, seed: int) -> PolicyResult:
         import optuna
         from optuna.trial import TrialState
 
-        limit = min(run_limit(space, budget, evaluator.full_epochs), space.n_blocks)
+        limit = self.planned_evaluations(space, budget, evaluator.full_epochs)
         if limit == 0:
             return PolicyResult(None, [], {"trials": 0})
         study = self._study(seed)

@@ -44,26 +44,35 @@ def evaluate_all(targets: list[str], evaluator: Evaluator) -> PolicyResult:
 class Exhaustive(Policy):
     """Every block once: the ground truth every other policy is measured against."""
 
+    def planned_evaluations(self, space: SearchSpace, budget: Budget, full_epochs: int) -> int:
+        return min(run_limit(space, budget, full_epochs, default=space.n_blocks), space.n_blocks)
+
     def search(self, space: SearchSpace, evaluator: Evaluator, budget: Budget, seed: int) -> PolicyResult:
-        limit = run_limit(space, budget, evaluator.full_epochs, default=space.n_blocks)
+        limit = self.planned_evaluations(space, budget, evaluator.full_epochs)
         return evaluate_all(space.targets()[:limit], evaluator)
 
 
 class LastQuarter(Policy):
     """The reference heuristic: the Q4 blocks, deepest first (the deepest when the budget is short)."""
 
+    def planned_evaluations(self, space: SearchSpace, budget: Budget, full_epochs: int) -> int:
+        return min(run_limit(space, budget, full_epochs), len(space.in_quarter(4)))
+
     def search(self, space: SearchSpace, evaluator: Evaluator, budget: Budget, seed: int) -> PolicyResult:
         q4 = [block_target(i) for i in reversed(space.in_quarter(4))]
-        return evaluate_all(q4[: run_limit(space, budget, evaluator.full_epochs)], evaluator)
+        return evaluate_all(q4[: self.planned_evaluations(space, budget, evaluator.full_epochs)],
+                            evaluator)
 
 
 class LastBlock(Policy):
     """One run: the block nearest the head."""
 
+    def planned_evaluations(self, space: SearchSpace, budget: Budget, full_epochs: int) -> int:
+        return min(run_limit(space, budget, full_epochs, default=1), 1 if space.n_blocks else 0)
+
     def search(self, space: SearchSpace, evaluator: Evaluator, budget: Budget, seed: int) -> PolicyResult:
-        limit = run_limit(space, budget, evaluator.full_epochs, default=1)
-        targets = [block_target(space.n_blocks - 1)] if space.n_blocks else []
-        return evaluate_all(targets[:limit], evaluator)
+        limit = self.planned_evaluations(space, budget, evaluator.full_epochs)
+        return evaluate_all([block_target(space.n_blocks - 1)][:limit], evaluator)
 
 
 class RandomBlocks(Policy):
@@ -82,9 +91,12 @@ class RandomBlocks(Policy):
         check_int("random", "k", checked["k"], 1, allow_none=True)
         return checked
 
+    def planned_evaluations(self, space: SearchSpace, budget: Budget, full_epochs: int) -> int:
+        limit = run_limit(space, budget, full_epochs)
+        return min(limit, self.options["k"] or limit, space.n_blocks)
+
     def search(self, space: SearchSpace, evaluator: Evaluator, budget: Budget, seed: int) -> PolicyResult:
-        limit = run_limit(space, budget, evaluator.full_epochs)
-        k = min(limit, self.options["k"] or limit, space.n_blocks)
+        k = self.planned_evaluations(space, budget, evaluator.full_epochs)
         chosen = random.Random(seed).sample(range(space.n_blocks), k)
         return evaluate_all([block_target(i) for i in chosen], evaluator)
 

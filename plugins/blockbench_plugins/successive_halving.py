@@ -119,6 +119,11 @@ class SuccessiveHalving(Policy):
             counts = grown
         return plan(counts, epochs)
 
+    def planned_evaluations(self, space: SearchSpace, budget: Budget, full_epochs: int) -> int:
+        """Every rung's candidates (fewer run when a run fails: failed runs do not go on)."""
+        full = int(self.options["max_epochs"] or full_epochs)
+        return cost(self.best_plan(space, budget, full))[0]
+
     def search(self, space: SearchSpace, evaluator: Evaluator, budget: Budget, seed: int) -> PolicyResult:
         import random
 

@@ -57,6 +57,8 @@ def test_json_holds_every_layer_of_every_block() -> None:
     (["mobilenet", "--param", "k=8"], "unknown option(s) k for partition 'delimiter'"),
     (["vgg16", "--option", "alpha=0.5"], "unknown option(s) alpha for backbone 'vgg16'"),
     (["mobilenet", "--weights", "missing.h5"], "weights 'missing.h5' is neither"),
+    (["mobilenet", "--input-size", "0"], "--input-size 0 is not valid; use a whole number of pixels"),
+    (["mobilenet", "--input-size", "-3"], "--input-size -3 is not valid"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(args: list[str], message: str) -> None:
     result = _invoke(*args)

@@ -67,7 +67,7 @@ def test_details_flag(results):
 
 def test_missing_results_is_one_line(tmp_path):
     result = _invoke("leaderboard", "--results", str(tmp_path / "nope"))
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "does not exist" in result.output and "Traceback" not in result.output
 
 

@@ -229,3 +229,40 @@ def test_from_dict_checks_the_version_too():
         RunRecord.from_dict(_run_doc() | {"schema_version": 2})
     with pytest.raises(FormatError, match=r"^search record schema version 2 is not supported"):
         SearchRecord.from_dict(_search_doc() | {"schema_version": 2})
+
+
+def _break(kind: str, document: dict[str, Any], how: str) -> tuple[dict[str, Any], str]:
+    """A document of ``kind`` with one field of the wrong type (or missing), and that field's path."""
+    where = {"run record": ["test_acc"], "search record": ["seed"],
+             "leaderboard": ["tables", 0, "methods", 0, "n_test"],
+             "replay report": ["points", 0, "regret"]}[kind]
+    parent: Any = document
+    for key in where[:-1]:
+        parent = parent[key]
+    if how == "missing":
+        where = {"run record": ["spec", "seed"], "search record": ["backbone"],
+                 "leaderboard": ["tables", 0, "key", "backbone"],
+                 "replay report": ["points", 0, "budget"]}[kind]
+        parent = document
+        for key in where[:-1]:
+            parent = parent[key]
+        del parent[where[-1]]
+    else:
+        parent[where[-1]] = "abc"
+    return document, "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in where).lstrip(".")
+
+
+@pytest.mark.parametrize("how", ["wrong type", "missing"])
+@pytest.mark.parametrize("kind", REAL)
+def test_a_field_that_does_not_match_its_format_is_one_line_naming_file_line_and_field(kind, how,
+                                                                                       tmp_path):
+    _, make, name, load = REAL[kind]
+    document, field = _break(kind, make(), how)
+    path = _write(tmp_path / name, document)
+    with pytest.raises(FormatError) as info:
+        load(path)
+    message = str(info.value)
+    where = f"{path}:1: " if name.endswith(".jsonl") else f"{path}: "
+    assert message.startswith(where) and "\n" not in message and info.value.exit_code == 2
+    assert f"field {field!r} " in message
+    assert message.endswith("is missing" if how == "missing" else "got 'abc'")

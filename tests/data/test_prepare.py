@@ -108,7 +108,7 @@ def test_prepare_skips_counts_and_splits() -> None:
     assert prepared.images.shape == (15, 8, 8, 3)
     assert prepared.labels.tolist() == [0] * 5 + [1] * 5 + [2] * 5
     assert prepared.skipped == 2  # one counted by the factory, one undecodable
-    assert prepared.notes == ["factory note", "skipped 1 undecodable image(s): c0/bad.png"]
+    assert prepared.notes == ["factory note", "skipped 1 undecodable image(s) (red 1): c0/bad.png"]
     assert prepared.n_classes == 3 and prepared.class_names == ["red", "green", "blue"]
     assert prepared.fingerprint == "fake:1"
     assert prepared.split_identity == {"kind": "stratified", "fractions": [0.7, 0.2, 0.1],
@@ -191,3 +191,45 @@ def test_errors() -> None:
     small = FakeFactory(colored_examples(2), ["r", "g", "b"], fingerprint="fake:5")
     with pytest.raises(UsageError, match=r"class 'r' has 2 image\(s\)"):
         data.prepare("small", small, {}, 8, SplitConfig())
+
+
+def test_truncated_jpeg_is_undecodable_not_grey_filled() -> None:
+    import io
+
+    from PIL import Image
+
+    ramp = np.linspace(0, 255, 48, dtype=np.uint8)  # smooth, so JPEG keeps it close
+    picture = np.stack(np.broadcast_arrays(ramp[:, None], ramp[None, :], 128), axis=-1).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, "JPEG", quality=90)
+    whole = buffer.getvalue()
+    images, ok = data.decode_images([whole, whole[: len(whole) // 2], whole[:-2]], 48)
+    assert ok.tolist() == [True, False, False]
+    assert np.abs(images[0].astype(int) - picture).mean() < 3
+
+
+class DroppingFactory(FakeFactory):
+    """A factory that left files out itself, and says so per class."""
+
+    def load(self, **options: Any) -> DatasetSource:
+        source = super().load(**options)
+        source.dropped = {"green": {"unreadable": 2}, "blue": {"unreadable": 1}}
+        return source
+
+
+def test_undecodable_images_are_counted_per_class_and_an_emptied_class_is_refused() -> None:
+    examples = [e for e in colored_examples() if e.label != 1]
+    examples.insert(2, Example(b"garbage", 0, ref="c0/bad.png"))
+    examples.append(Example(b"junk", 1, ref="c1/junk.png"))
+    factory = DroppingFactory(examples, ["red", "green", "blue"])
+    with pytest.raises(UsageError, match=r"^class 'green' of dataset 'fake' has no usable image: "
+                                         r"3 file\(s\), none usable: 2 unreadable, 1 undecodable; "
+                                         r"fix or remove them$"):
+        data.prepare("fake", factory, {}, 8, SplitConfig())
+    examples.append(Example(png(solid((0, 255, 0))), 1, ref="c1/ok.png"))
+    examples += [Example(png(solid((0, 250 - i, 0))), 1, ref=f"c1/{i}.png") for i in range(3)]
+    prepared = data.prepare("fake", DroppingFactory(examples, ["red", "green", "blue"],
+                                                    fingerprint="fake:6"), {}, 8, SplitConfig())
+    assert prepared.notes[-1] == ("skipped 2 undecodable image(s) (red 1, green 1): c0/bad.png, "
+                                  "c1/junk.png")
+    assert prepared.skipped == 3 and np.bincount(prepared.labels).tolist() == [5, 4, 5]

@@ -140,9 +140,11 @@ def test_image_folder_scan(folder: Path) -> None:
     assert not source.has_official_split
     assert source.skipped == 1
     assert source.notes == [
-        "ignored 2 file(s) without an image extension (jpg, jpeg, png, bmp, gif), e.g. README.md",
-        "skipped 1 unreadable file(s): gamma/dangling.jpg",
+        "ignored 2 file(s) without an image extension (beta 1, top level 1; images are jpg, jpeg, "
+        "png, bmp, gif): README.md, beta/notes.txt",
+        "skipped 1 unreadable file(s) (gamma 1): gamma/dangling.jpg",
     ]
+    assert source.dropped == {"gamma": {"unreadable": 1}}
 
 
 def test_image_folder_fingerprint(folder: Path, tmp_path: Path) -> None:
@@ -197,7 +199,7 @@ def test_image_folder_prepare_with_corrupt_file(tmp_path: Path) -> None:
     prepared = data.prepare("image-folder", ImageFolder(), {"path": str(root)}, 32, SplitConfig())
     assert prepared.images.shape == (7, 32, 32, 3)
     assert prepared.skipped == 1
-    assert "skipped 1 undecodable image(s): dog/broken.jpg" in prepared.notes
+    assert "skipped 1 undecodable image(s) (dog 1): dog/broken.jpg" in prepared.notes
     assert np.bincount(prepared.labels).tolist() == [4, 3]
     _write(root / "dog" / "3.png", b"also corrupt")  # dog now keeps 3 of 5 files
     _write(root / "dog" / "4.png", b"also corrupt")
@@ -210,11 +212,12 @@ def test_image_folder_prepare_with_corrupt_file(tmp_path: Path) -> None:
 def test_image_folder_official_layout(tmp_path: Path) -> None:
     import tensorflow as tf
 
-    pixels = tf.io.encode_png(np.zeros((4, 4, 3), np.uint8)).numpy()
     layout = {"train": 4, "val": 1, "test": 2}
+    shade = iter(range(255))  # every image distinct: identical ones are kept once
     for split, count in layout.items():
         for name in ("a", "b"):
             for i in range(count):
+                pixels = tf.io.encode_png(np.full((4, 4, 3), next(shade), np.uint8)).numpy()
                 _write(tmp_path / "full" / split / name / f"{i}.png", pixels)
     prepared = data.prepare("image-folder", ImageFolder(), {"path": str(tmp_path / "full")}, 8,
                             SplitConfig(kind="official"))
@@ -239,9 +242,15 @@ def test_flowers5_folder(assets_dir: Path) -> None:
     prepared = data.prepare("image-folder", ImageFolder(), {"path": str(assets_dir / "flowers5")},
                             64, SplitConfig())
     assert prepared.class_names == ["daisy", "dandelion", "rose", "sunflower", "tulip"]
-    assert prepared.images.shape == (4064, 64, 64, 3) and prepared.skipped == 0
-    assert np.bincount(prepared.labels).tolist() == [742, 1016, 759, 694, 853]
-    assert [len(prepared.indices[s]) for s in ("train", "val", "test")] == [2845, 813, 406]
+    # 4,064 files: 2 sunflowers are byte-identical copies of others (kept once), and 4 roses
+    # are byte-identical to 4 tulips (conflicting labels: all 8 left out).
+    assert prepared.images.shape == (4054, 64, 64, 3) and prepared.skipped == 0
+    assert np.bincount(prepared.labels).tolist() == [742, 1016, 755, 692, 849]
+    assert [n.split(" (")[0] for n in prepared.notes] == [
+        "left out 2 byte-identical duplicate(s) of an image in the same class, one copy kept",
+        "left out 8 image(s) whose identical copies are labelled with different classes, every copy, "
+        "as either label may be wrong"]
+    assert [len(prepared.indices[s]) for s in ("train", "val", "test")] == [2839, 810, 405]
     assert 60 < prepared.images.mean() < 200  # real photos, not blank arrays
 
 
@@ -282,3 +291,142 @@ def test_image_folder_max_per_class_subsamples_deterministically(assets_dir):
     assert len(refs_a) == 5 * 40 and refs_a == [e.ref for e in b.examples]
     with pytest.raises(UsageError, match="max_per_class"):
         folder.check_options({"path": path, "max_per_class": 1})
+
+
+def _photo(path: Path, seed: int, fmt: str = "PNG", size: int = 12) -> bytes:
+    """A real, distinct image file (random pixels, encoded by Pillow)."""
+    import io
+
+    from PIL import Image
+
+    pixels = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, fmt)
+    _write(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def _photos(root: Path, classes: dict[str, int], start: int = 0) -> None:
+    seed = start
+    for name, count in classes.items():
+        for i in range(count):
+            _photo(root / name / f"{i}.png", seed)
+            seed += 1
+
+
+def test_image_folder_follows_each_folder_once(tmp_path: Path) -> None:
+    root = tmp_path / "imgs"
+    _photos(root, {"a": 4, "b": 4, "c": 4})
+    (root / "a" / "loop").symlink_to(".")  # a cycle: the class itself
+    (root / "b" / "up").symlink_to("..")  # a parent: the whole image folder
+    (root / "c" / "other").symlink_to("../a")  # another class: a repeat
+    (root / "again").symlink_to(".")  # at the top level: not a class
+    _photo(tmp_path / "outside" / "deep.png", 100)
+    (root / "c" / "ext").symlink_to(tmp_path / "outside")  # a folder outside: followed once
+    _photo(tmp_path / "lone.png", 101)
+    (root / "b" / "lone.png").symlink_to(tmp_path / "lone.png")  # a file outside: followed
+    source = ImageFolder().load(path=str(root))
+    assert source.class_names == ["a", "b", "c"]
+    refs = [e.ref for e in source.examples]
+    assert len(refs) == len(set(refs)) == 14
+    assert "c/ext/deep.png" in refs and "b/lone.png" in refs
+    assert source.notes == [
+        "did not follow 4 folder link(s) leading back to a folder already walked (a cycle or a "
+        "repeat): again -> the image folder itself, a/loop -> a, b/up -> the image folder itself, "
+        "c/other -> a"]
+
+
+def test_image_folder_link_to_a_parent_outside_is_a_cycle(tmp_path: Path) -> None:
+    root = tmp_path / "data" / "imgs"
+    _photos(root, {"a": 3, "b": 3})
+    _photo(tmp_path / "data" / "beside.png", 50)
+    (root / "a" / "top").symlink_to(tmp_path / "data")  # contains the image folder
+    source = ImageFolder().load(path=str(root))
+    assert len(list(source.examples)) == 6
+    assert source.notes[0].endswith(f"a/top -> {tmp_path / 'data'}")
+
+
+def test_image_folder_keeps_identical_images_once(tmp_path: Path) -> None:
+    root = tmp_path / "imgs"
+    _photos(root, {"roses": 4, "tulips": 4})
+    shutil.copy(root / "roses" / "0.png", root / "roses" / "copy.png")  # same class: keep one
+    (root / "roses" / "link.png").symlink_to("1.png")  # a link to a file is a copy too
+    shutil.copy(root / "tulips" / "3.png", root / "roses" / "mislabelled.png")  # two labels
+    source = ImageFolder().load(path=str(root))
+    refs = [e.ref for e in source.examples]
+    assert refs == ["roses/0.png", "roses/1.png", "roses/2.png", "roses/3.png",
+                    "tulips/0.png", "tulips/1.png", "tulips/2.png"]
+    assert source.notes == [
+        "left out 2 byte-identical duplicate(s) of an image in the same class, one copy kept "
+        "(roses 2): roses/copy.png (= roses/0.png), roses/link.png (= roses/1.png)",
+        "left out 2 image(s) whose identical copies are labelled with different classes, every "
+        "copy, as either label may be wrong (roses 1, tulips 1): roses/mislabelled.png = "
+        "tulips/3.png"]
+    assert source.dropped == {"roses": {"duplicates of a file in the same class": 2,
+                                        "duplicates of images in class 'tulips'": 1},
+                              "tulips": {"duplicates of images in class 'roses'": 1}}
+    # What is left is what a folder without the copies holds, and digests alike.
+    for name in ("copy.png", "link.png", "mislabelled.png"):
+        (root / "roses" / name).unlink()
+    (root / "tulips" / "3.png").unlink()
+    assert ImageFolder().load(path=str(root)).fingerprint == source.fingerprint
+
+
+def test_official_split_keeps_the_train_copy_of_a_leaked_image(tmp_path: Path) -> None:
+    root = tmp_path / "imgs"
+    for split, start in (("train", 0), ("val", 20), ("test", 40)):
+        _photos(root / split, {"a": 3, "b": 3}, start)
+    shutil.copy(root / "train" / "a" / "0.png", root / "test" / "a" / "leak.png")
+    source = ImageFolder().load(path=str(root))
+    examples = list(source.examples)
+    assert len(examples) == 18
+    assert [e.split for e in examples if e.ref.endswith("a/0.png")] == ["train", "val", "test"]
+    assert "(a 1): test/a/leak.png (= train/a/0.png)" in source.notes[0]
+
+
+def test_clean_folder_fingerprint_is_unchanged(tmp_path: Path) -> None:
+    """The digest of a folder without links, copies or bad files is what it always was."""
+    import hashlib
+
+    root = tmp_path / "imgs"
+    _photos(root, {"a": 3, "b": 2})
+    _photo(root / "a" / "sub" / "deeper.png", 30)
+    _photo(root / "a" / "z.png", 31)
+    digest = hashlib.sha256()
+    for rel in ("a/0.png", "a/1.png", "a/2.png", "a/z.png", "a/sub/deeper.png", "b/0.png", "b/1.png"):
+        content = (root / rel).read_bytes()
+        digest.update(f"{rel}\0{len(content)}\0{hashlib.sha256(content).hexdigest()}\n".encode())
+    source = ImageFolder().load(path=str(root))
+    assert source.fingerprint == f"image-folder:sha256:{digest.hexdigest()}"
+    assert [e.ref for e in source.examples][3:5] == ["a/z.png", "a/sub/deeper.png"]
+    assert source.notes == []
+
+
+@pytest.mark.tf
+def test_image_folder_counts_bad_files_per_class_and_explains_an_empty_class(tmp_path: Path
+                                                                            ) -> None:
+    root = tmp_path / "imgs"
+    _photos(root, {"roses": 4, "tulips": 4, "violets": 4})
+    jpeg = _photo(root / "tulips" / "half.jpg", 60, "JPEG", size=64)
+    (root / "tulips" / "half.jpg").write_bytes(jpeg[: len(jpeg) // 2])  # truncated
+    _write(root / "violets" / "text.png", b"not an image at all")
+    prepared = data.prepare("image-folder", ImageFolder(), {"path": str(root)}, 8, SplitConfig())
+    assert np.bincount(prepared.labels).tolist() == [4, 4, 4]
+    assert prepared.skipped == 2
+    assert ("skipped 2 undecodable image(s) (tulips 1, violets 1): tulips/half.jpg, "
+            "violets/text.png") in prepared.notes
+
+    for i in range(4):
+        (root / "roses" / f"{i}.png").write_bytes(jpeg[:100] + bytes([i]))
+    with pytest.raises(UsageError, match=r"^class 'roses' of dataset 'image-folder' has no usable "
+                                         r"image: 4 file\(s\), all undecodable; fix or remove them$"):
+        data.prepare("image-folder", ImageFolder(), {"path": str(root)}, 8, SplitConfig())
+    for i in range(3):
+        shutil.copy(root / "tulips" / f"{i}.png", root / "roses" / f"{i}.png")
+    with pytest.raises(UsageError, match=r"class 'roses' .* 4 file\(s\), none usable: 3 duplicates "
+                                         r"of images in class 'tulips', 1 undecodable"):
+        data.prepare("image-folder", ImageFolder(), {"path": str(root)}, 8, SplitConfig())
+    (root / "roses" / "3.png").unlink()
+    with pytest.raises(UsageError, match=r"class 'roses' .* 3 file\(s\), all duplicates of images "
+                                         r"in class 'tulips'; fix"):
+        data.prepare("image-folder", ImageFolder(), {"path": str(root)}, 8, SplitConfig())

@@ -13,7 +13,7 @@ from factories import exhaustive_runs, failed_run, make_search, make_spec, write
 from rich.console import Console
 
 from blockbench import __version__
-from blockbench.core.errors import BlockbenchError, UsageError
+from blockbench.core.errors import UsageError
 from blockbench.core.formats import LEADERBOARD, FormatError
 from blockbench.report.leaderboard import (
     Leaderboard,
@@ -68,7 +68,7 @@ def test_loading_bad_files_gives_one_line_errors(tmp_path):
     with pytest.raises(FormatError, match="format version 99 is not supported"):
         load_leaderboard(tmp_path / "future.json")
     (tmp_path / "broken.json").write_text(json.dumps({**LEADERBOARD.marker(), "tables": [{"key": {}}]}))
-    with pytest.raises(BlockbenchError, match="malformed leaderboard"):
+    with pytest.raises(FormatError, match=r"broken.json: leaderboard field 'tables\[0\]\.methods' is missing$"):
         load_leaderboard(tmp_path / "broken.json")
 
 

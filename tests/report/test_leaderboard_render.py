@@ -11,7 +11,7 @@ from factories import exhaustive_runs, make_search
 from rich.console import Console
 
 from blockbench.core.errors import UsageError
-from blockbench.report.leaderboard import build_leaderboard
+from blockbench.report.leaderboard import Leaderboard, build_leaderboard
 from blockbench.report.leaderboard_render import (
     format_leaderboard,
     print_leaderboard,
@@ -120,3 +120,22 @@ def test_json_never_holds_nan(board):
     broken = dataclasses.replace(board, tables=[dataclasses.replace(table, comparisons=[bad])])
     data = json.loads(format_leaderboard(broken, "json"))
     assert data["tables"][0]["comparisons"][0]["se_seeds"] is None
+
+
+def test_dataset_notes_of_the_runs_are_a_data_note_per_table():
+    runs = exhaustive_runs(backbones=("mobilenet", "vgg16"), seeds=range(2))
+    note = "skipped 2 undecodable image(s) (rose 2): rose/a.jpg, rose/b.jpg"
+    for run in runs:
+        if run.spec.backbone == "vgg16":
+            run.data_notes = [note]
+    board = build_leaderboard(runs, command="blockbench leaderboard --results r")
+    clean, noted = board.tables
+    assert (clean.data_notes, noted.data_notes) == ([], [note])  # once per table, not per run
+    assert f"- Data ({noted.key.id}): {note}" in format_leaderboard(board, "markdown")
+    assert "Data (" + clean.key.id not in format_leaderboard(board, "markdown")
+    console = Console(file=io.StringIO(), width=160, record=True)
+    print_leaderboard(board, console, "table")
+    assert f"Data: {note}" in console.export_text()
+    document = json.loads(format_leaderboard(board, "json"))
+    assert ["data_notes" in t for t in document["tables"]] == [False, True]
+    assert Leaderboard.from_dict(document).tables[1].data_notes == [note]

@@ -132,6 +132,55 @@ def test_same_search_is_stored_once_and_passwords_are_scrubbed(url):
         assert store.searches(study="other") == []
 
 
+def test_a_search_run_again_keeps_its_first_record(url):
+    first = SearchRecord(policy="random", backbone="b", dataset="d", partition="p", seed=0,
+                         pick="block:1", run_hashes=["h1", "h2"], trained=2)
+    again = SearchRecord(**{**first.to_dict(), "trained": 0, "created_at": "later"})
+    with Store(url) as store:
+        assert store.add_search(first).trained == 2
+        assert store.add_search(again, study="s").trained == 2  # the rerun adds nothing
+        [(_key, text)] = store.search_lines()
+        assert json.loads(text)["trained"] == 2 and store.searches(study="s")  # study filled in
+        other = SearchRecord(**{**first.to_dict(), "seed": 1})
+        store.add_search(other)
+        assert len(store.searches()) == 2
+
+
+def test_record_lines_are_the_stored_json_in_creation_order(url):
+    specs = [make_spec(t) for t in ("bl2", "bl1", "block:0")]
+    with Store(url) as store:
+        for spec in specs:
+            store.add(make_run(spec, 0.5, 0.4))
+        lines = store.record_lines()
+        assert [h for h, _ in lines] == [s.run_hash for s in specs]
+        assert [json.loads(t)["spec"]["target"] for _, t in lines] == ["bl2", "bl1", "block:0"]
+        chosen = {specs[2].run_hash, specs[0].run_hash, "unknown"}
+        assert [h for h, _ in store.record_lines(chosen)] == [specs[0].run_hash, specs[2].run_hash]
+
+
+def test_a_store_path_that_cannot_be_a_file_is_one_line(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(UsageError, match=r"'.*afile' is a file, not a directory$"):
+        Store(f"sqlite:///{tmp_path / 'afile' / 'x.db'}")
+    with pytest.raises(UsageError, match=r"store '.*' is a directory, not a file$"):
+        Store(f"sqlite:///{tmp_path}")
+    with pytest.raises(UsageError, match=r"is a directory, not a SQLite file$"):
+        Store(f"sqlite:///{tmp_path}", create=False)
+    with pytest.raises(UsageError, match=r"does not exist; run 'blockbench compare"):
+        Store(f"sqlite:///{tmp_path / 'none.db'}", create=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_a_store_sqlite_cannot_open_is_a_usage_error(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(sqlite3.dbapi2, "connect", refuse)  # the module SQLAlchemy calls
+    with pytest.raises(UsageError, match=r"^cannot write store sqlite:///.*x\.db \(unable to open "
+                                         r"database file\); check the path and permissions$"):
+        Store(f"sqlite:///{tmp_path / 'x.db'}")
+
+
 def _set_store_version(path, value: str) -> None:
     conn = sqlite3.connect(path)
     conn.execute("UPDATE blockbench_meta SET value = ? WHERE key = 'schema_version'", (value,))

@@ -34,6 +34,9 @@ class RandomOrder(Policy):
             runs.append(budget.epochs // unit)
         return min(runs, default=10**9)
 
+    def planned_evaluations(self, space: SearchSpace, budget: Budget, full_epochs: int) -> int:
+        return min(self.limit(budget), space.n_blocks)
+
     def search(self, space: SearchSpace, evaluator: Any, budget: Budget, seed: int) -> PolicyResult:
         targets = self.order(space, seed)[: self.limit(budget)]
         observations = [evaluator.evaluate(t) for t in targets]
@@ -104,10 +107,18 @@ class TrustsFailedRuns(RandomOrder):
         return result
 
 
+class MisplansItsRuns(RandomOrder):
+    def planned_evaluations(self, space: SearchSpace, budget: Budget, full_epochs: int) -> int:
+        return space.n_blocks  # what it could run, not what it will
+
+
 class ShortThenFull(RandomOrder):
     """Multi-fidelity: 2-epoch runs of as many blocks as fit, then one full run of the best."""
 
     cost_unit = "epochs"
+
+    def planned_evaluations(self, space: SearchSpace, budget: Budget, full_epochs: int) -> None:
+        return None  # it cannot tell in advance (allowed): the host assumes its budget
 
     def search(self, space: SearchSpace, evaluator: Any, budget: Budget, seed: int) -> PolicyResult:
         full, short = 10, 2
@@ -162,6 +173,10 @@ class TestPicksTheLast(PolicyContract):
 
 class TestIgnoresTheBudget(PolicyContract):
     factory = IgnoresTheBudget
+
+
+class TestMisplansItsRuns(PolicyContract):
+    factory = MisplansItsRuns
 
 
 class TestOneBlockTooMany(PolicyContract):

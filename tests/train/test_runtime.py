@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from blockbench.core.errors import UsageError
-from blockbench.core.task import SplitConfig, Task, complete_hparams
+from blockbench.core.task import SplitConfig, Task
+from blockbench.core.task_settings import complete_hparams
 from blockbench.train.engine import Engine
 from tests.engine_fixtures import components
 
@@ -59,7 +60,7 @@ def test_mode_and_budget_come_from_the_environment(monkeypatch):
 def test_bad_mode_and_precision_are_one_line_errors():
     with pytest.raises(UsageError, match="engine mode 'fast' is not valid; use one of cached"):
         Engine(components(), mode="fast")
-    with pytest.raises(UsageError, match="precision 'float64' is not valid"):
+    with pytest.raises(UsageError, match='precision = "float64" is not valid; use one of float32'):
         complete_hparams({"precision": "float64"})
-    with pytest.raises(UsageError, match="xla must be true or false"):
+    with pytest.raises(UsageError, match='xla = "yes" is not valid; use true or false'):
         complete_hparams({"xla": "yes"})
