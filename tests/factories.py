@@ -12,15 +12,8 @@ from typing import Any
 import numpy as np
 
 from blockbench.components.partition import quarter_of
-from blockbench.core.records import (
-    FAILED,
-    OK,
-    RUNS_FILE,
-    SEARCHES_FILE,
-    RunRecord,
-    SearchRecord,
-    write_jsonl,
-)
+from blockbench.core.record_files import RUNS_FILE, SEARCHES_FILE, write_jsonl
+from blockbench.core.records import FAILED, OK, RunRecord, SearchRecord
 from blockbench.core.spec import RunSpec, block_target
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from blockbench.cli.flags import component_option, policy_options
 from blockbench.cli.output import console, err_console
@@ -112,7 +113,9 @@ def compare_command(**kw: Any) -> None:
         _detach(kw, tasks, requests, seeds, components, results)
         return
     if preset and not kw["quiet"]:
-        err_console().print(f"[dim]preset {preset}: {PRESETS[preset]}[/dim]")
+        given = escape(", ".join(f"{k}={v}" for k, v in PRESETS[preset].items()))
+        err_console().print(f"[dim]starting from preset {preset} ({given}); --config and flags "
+                            "override it[/dim]", markup=True)
     progress = ProgressReporter(err_console(), quiet=kw["quiet"])
     done = False
     try:
@@ -126,7 +129,6 @@ def compare_command(**kw: Any) -> None:
             results.close()
         else:
             results.discard()  # refused before anything was recorded: leave nothing behind
-    from rich.markup import escape
 
     err_console().print(f"[dim]{progress.summary()}; records in {escape(str(results.path))}/ "
                         f"and {escape(results.storage_display)}[/dim]")

@@ -14,7 +14,8 @@ from blockbench.cli.output import err_console, warn
 from blockbench.components.policy import check_policy_options
 from blockbench.core.errors import BlockbenchError, UsageError
 from blockbench.core.files import check_file
-from blockbench.core.records import SEARCHES_FILE, RunRecord, SearchRecord, read_jsonl
+from blockbench.core.record_files import SEARCHES_FILE, read_jsonl
+from blockbench.core.records import RunRecord, SearchRecord
 from blockbench.plugin import manager
 from blockbench.replay.render import FORMATS, format_for, format_report, write_report
 from blockbench.replay.report import build_report

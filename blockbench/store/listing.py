@@ -15,14 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from blockbench.core.errors import UsageError
-from blockbench.core.records import (
-    RUNS_FILE,
-    SEARCHES_FILE,
-    RunRecord,
-    SearchRecord,
-    merge_runs,
-    read_jsonl,
-)
+from blockbench.core.record_files import RUNS_FILE, SEARCHES_FILE, merge_runs, read_jsonl
+from blockbench.core.records import RunRecord, SearchRecord
 from blockbench.store.results_dir import Export
 from blockbench.store.run_store import Store, StoredRun
 from blockbench.store.url import DEFAULT_DB, mask_url

@@ -28,15 +28,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from blockbench.core.files import check_directory, check_file, make_directory, write_atomic
-from blockbench.core.records import (
+from blockbench.core.record_files import (
     RUNS_CSV,
     RUNS_FILE,
     SEARCHES_FILE,
-    RunRecord,
-    SearchRecord,
     read_jsonl,
     records_frame,
 )
+from blockbench.core.records import RunRecord, SearchRecord
 from blockbench.core.spec import RunSpec
 from blockbench.store.run_store import Claim, Store, search_key
 from blockbench.store.url import backend_of, default_storage, normalize_url, sqlite_path

@@ -174,7 +174,7 @@ class Store:
     def record_lines(self, hashes: Collection[str] | None = None) -> list[tuple[str, str]]:
         """(run hash, record JSON) of every finished run, or of those in ``hashes``, oldest first.
 
-        The JSON is the stored text, the line :func:`~blockbench.core.records.jsonl_text`
+        The JSON is the stored text, the line :func:`~blockbench.core.record_files.jsonl_text`
         writes: exports copy it without parsing it.
         """
         query = select(runs.c.run_hash, runs.c.record, runs.c.created_at).where(

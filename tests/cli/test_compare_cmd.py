@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from blockbench.cli.main import cli
-from blockbench.core.records import RunRecord, SearchRecord, read_jsonl
+from blockbench.core.record_files import read_jsonl
+from blockbench.core.records import RunRecord, SearchRecord
 from tests.engine_fixtures import components
 
 TINY = ["compare", "-b", "tiny-net", "-d", "blobs", "-p", "by-stage", "--weights", "none",

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from blockbench.cli.main import cli
-from blockbench.core.records import RUNS_FILE, write_jsonl
+from blockbench.core.record_files import RUNS_FILE, write_jsonl
 from blockbench.store.run_store import Store
 from tests.factories import make_run, make_spec
 

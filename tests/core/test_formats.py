@@ -23,7 +23,8 @@ from blockbench.core.formats import (
     FormatError,
     identify,
 )
-from blockbench.core.records import RunRecord, SearchRecord, read_jsonl
+from blockbench.core.record_files import read_jsonl
+from blockbench.core.records import RunRecord, SearchRecord
 from blockbench.report.leaderboard import build_leaderboard, load_leaderboard
 from blockbench.report.regret import RegretPoint, load_points
 

@@ -9,14 +9,8 @@ import pytest
 
 from blockbench.core.errors import UsageError
 from blockbench.core.formats import FormatError
-from blockbench.core.records import (
-    RunRecord,
-    SearchRecord,
-    jsonl_text,
-    merge_runs,
-    read_jsonl,
-    write_jsonl,
-)
+from blockbench.core.record_files import jsonl_text, merge_runs, read_jsonl, write_jsonl
+from blockbench.core.records import RunRecord, SearchRecord
 from tests.factories import make_run, make_search, make_spec
 
 

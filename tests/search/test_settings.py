@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from blockbench.cli.main import cli
 from blockbench.core.errors import UsageError
 from blockbench.core.options import parse_assignments
-from blockbench.core.records import RunRecord, read_jsonl
+from blockbench.core.record_files import read_jsonl
+from blockbench.core.records import RunRecord
 from blockbench.core.spec import REFERENCE_HPARAMS, RunSpec
 from blockbench.core.task import SplitConfig, Task
 from blockbench.core.task_settings import complete_hparams

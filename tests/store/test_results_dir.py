@@ -13,15 +13,8 @@ from rich.console import Console
 
 from blockbench.core.errors import UsageError
 from blockbench.core.formats import FormatError
-from blockbench.core.records import (
-    RUNS_CSV,
-    RUNS_FILE,
-    SEARCHES_FILE,
-    RunRecord,
-    SearchRecord,
-    read_jsonl,
-    write_jsonl,
-)
+from blockbench.core.record_files import RUNS_CSV, RUNS_FILE, SEARCHES_FILE, read_jsonl, write_jsonl
+from blockbench.core.records import RunRecord, SearchRecord
 from blockbench.search.evaluator import TrainingEvaluator
 from blockbench.search.progress import ProgressReporter
 from blockbench.store.listing import load_results

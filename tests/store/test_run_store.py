@@ -12,7 +12,8 @@ import time
 import pytest
 
 from blockbench.core.errors import BlockbenchError, UsageError
-from blockbench.core.records import RUNS_FILE, SearchRecord, read_jsonl, write_jsonl
+from blockbench.core.record_files import RUNS_FILE, read_jsonl, write_jsonl
+from blockbench.core.records import SearchRecord
 from blockbench.store.results_dir import ResultsDir
 from blockbench.store.run_store import Store
 from blockbench.store.schema import STORE_SCHEMA_VERSION, runs, workers
