@@ -32,6 +32,7 @@ import numpy as np
 
 from blockbench.components.dataset import SPLITS, DatasetFactory, DatasetSource
 from blockbench.core.errors import BlockbenchError, UsageError
+from blockbench.core.quiet import quiet_section
 from blockbench.core.task import SplitConfig
 from blockbench.data.disk_cache import Decoded, read_disk, write_disk
 from blockbench.data.memory import check_decoded_fits
@@ -249,9 +250,11 @@ def decode_images(payloads: Sequence[bytes | np.ndarray], input_size: int
                    .map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
                    .ignore_errors()  # a corrupt image drops out; its index shows it was skipped
                    .batch(resize_batch(size)))
-        for index, batch in dataset.as_numpy_iterator():
-            out[index] = batch
-            ok[index] = True
+        # libjpeg reports each corrupt file on descriptor 2; the notes count and name them.
+        with quiet_section():
+            for index, batch in dataset.as_numpy_iterator():
+                out[index] = batch
+                ok[index] = True
     by_shape: dict[tuple[int, ...], list[tuple[int, np.ndarray]]] = {}
     for i, payload in enumerate(payloads):
         if not isinstance(payload, (bytes, bytearray)):

@@ -14,17 +14,17 @@ writes there is kept in a temporary file and shown only if the import fails.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
 import logging
 import os
 import sys
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
+
+from blockbench.core.quiet import captured_stderr, set_quiet
 
 log = logging.getLogger(__name__)
 
@@ -33,36 +33,6 @@ log = logging.getLogger(__name__)
 QUIET_ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 
 _set_by_us: dict[str, str] = {}
-
-
-@contextlib.contextmanager
-def captured_stderr() -> Iterator[None]:
-    """Send what anything in this process writes to descriptor 2 into a temporary file.
-
-    The capture is dropped when the block succeeds and written to the real
-    stderr when it raises, so a failing import still explains itself.
-    """
-    try:
-        saved = os.dup(2)
-    except OSError:  # no descriptor 2 (a detached process): nothing would reach the user anyway
-        yield
-        return
-    with tempfile.TemporaryFile() as sink:
-        sys.stderr.flush()
-        os.dup2(sink.fileno(), 2)
-        failed = False
-        try:
-            yield
-        except BaseException:
-            failed = True
-            raise
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            if failed:
-                sink.seek(0)
-                os.write(2, sink.read())
 
 
 class _QuietLoader(importlib.abc.Loader):
@@ -115,6 +85,7 @@ def _uninstall() -> None:
 
 def quiet_startup() -> None:
     """Keep TensorFlow's and absl's start-up lines from stderr (no-op once TensorFlow is imported)."""
+    set_quiet(True)
     for name, value in QUIET_ENVIRONMENT.items():
         if name not in os.environ:
             os.environ[name] = _set_by_us[name] = value
@@ -124,6 +95,7 @@ def quiet_startup() -> None:
 
 def verbose_startup() -> None:
     """Undo :func:`quiet_startup`: TensorFlow prints what it prints by default."""
+    set_quiet(False)
     _uninstall()
     for name, value in list(_set_by_us.items()):
         if os.environ.get(name) == value:
