@@ -163,12 +163,39 @@ class Format:
         raise FormatError(f"{where}not a {self.title} (it has no {missing})")
 
 
-RUN_RECORD = Format("run record", 1, version_key="schema_version", keys=("spec", "status"))
+RUN_RECORD = Format("run record", 2, version_key="schema_version", keys=("spec", "status"))
 SEARCH_RECORD = Format("search record", 1, version_key="schema_version", keys=("policy", "pick"))
-LEADERBOARD = Format("blockbench leaderboard", 1, version_key="format_version",
+LEADERBOARD = Format("blockbench leaderboard", 2, version_key="format_version",
                      name="blockbench-leaderboard")
 REPLAY_REPORT = Format("blockbench replay report", 1, version_key="format_version",
                        name="blockbench-replay")
+
+
+@RUN_RECORD.step(1)
+def _run_record_1_to_2(doc: Document) -> Document:
+    # Version 2 keeps which examples each run predicted right; version 1 did not.
+    doc["val_correct"] = doc["test_correct"] = None
+    return doc
+
+
+@LEADERBOARD.step(1)
+def _leaderboard_1_to_2(doc: Document) -> Document:
+    # Version 2 compares methods with the crossed seed x example test; a version-1 comparison
+    # kept its noise-band verdict, carried over and labelled as such.
+    for table in doc.get("tables", []):
+        for c in table.get("comparisons", []):
+            p = c.pop("paired", {}) or {}
+            c["test"] = {"n_seeds": p.get("n", 0), "n_examples": 0, "diff": p.get("mean_diff"),
+                         "ci_low": p.get("diff_ci_low"), "ci_high": p.get("diff_ci_high"),
+                         "df": None, "p": p.get("t_p"), "verdict": c.get("verdict", "unknown"),
+                         "method": "version-1 noise band",
+                         "note": "from a version-1 leaderboard: recompute it for the crossed test"}
+            for key in ("se_test", "se_seeds", "band"):
+                c.pop(key, None)
+            c.setdefault("family", "primary" if c.get("method") == "bopt" else "secondary")
+            c.setdefault("p_holm", p.get("t_p_holm") if c["family"] == "primary" else None)
+    return doc
+
 
 #: Every format blockbench writes; named formats first, so a marker wins over a guess by keys.
 FORMATS: tuple[Format, ...] = (LEADERBOARD, REPLAY_REPORT, RUN_RECORD, SEARCH_RECORD)

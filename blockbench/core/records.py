@@ -8,11 +8,16 @@ are :mod:`blockbench.core.record_files`.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import math
 import platform
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import numpy as np
 
 from blockbench import __version__
 from blockbench.core.errors import UsageError
@@ -40,6 +45,10 @@ class RunRecord:
         trainable_params: parameters trained (block or backbone, plus head).
         block: for block targets, ``{"index", "quarter", "n_blocks", "first_layer", "last_layer", "trainable_params"}``.
         n_train, n_val, n_test: split sizes.
+        val_correct, test_correct: which validation / test examples the evaluated
+            weights predicted right, in the split's example order, packed
+            (:meth:`encode_correct`; read with :meth:`correct`); None for failed
+            runs and for records written before they were kept (version 1).
         wall_seconds: training plus evaluation time.
         data_notes: what the dataset left out or could not use (undecodable
             images, duplicates...), one line each; absent from the JSON when none.
@@ -65,6 +74,8 @@ class RunRecord:
     n_train: int = 0
     n_val: int = 0
     n_test: int = 0
+    val_correct: str | None = None
+    test_correct: str | None = None
     wall_seconds: float = 0.0
     data_notes: list[str] = field(default_factory=list)
     blockbench_version: str = __version__
@@ -80,6 +91,23 @@ class RunRecord:
     def ok(self) -> bool:
         return self.status == OK
 
+    @staticmethod
+    def encode_correct(hits: Any) -> str:
+        """The stored form of a per-example correctness vector: base64 of its packed bits."""
+        bits = np.packbits(np.asarray(hits, dtype=bool).ravel())
+        return base64.b64encode(bits.tobytes()).decode("ascii")
+
+    def correct(self, split: str) -> np.ndarray | None:
+        """Which examples of ``split`` ("val" or "test") were predicted right, or None if not kept.
+
+        A bool array of ``n_val`` / ``n_test`` entries, in the split's example order;
+        its mean is the split's accuracy.
+        """
+        if split not in _SPLITS:
+            raise ValueError(f"split must be 'val' or 'test', got {split!r}")
+        text = getattr(self, f"{split}_correct")
+        return None if text is None else _decode_correct(text, getattr(self, f"n_{split}"))
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["spec"] = self.spec.to_dict()
@@ -93,13 +121,10 @@ class RunRecord:
         fields = dict(RUN_RECORD.upgrade(data))
         RUN_FIELDS.check(fields, RUN_RECORD.title)
         _check_target(fields["spec"]["target"], RUN_RECORD.title, "spec.target")
-        if fields["status"] == OK:
-            for name in ("val_acc", "test_acc"):  # the statistics of every ok run use them
-                if fields.get(name) is None:
-                    raise FormatError(f"{RUN_RECORD.title} field {name!r} must be a number for an "
-                                      f"ok run, got {'null' if name in fields else 'nothing'}")
         fields["spec"] = RunSpec.from_dict(fields["spec"])
-        return cls(**fields)
+        record = cls(**fields)
+        _check_results(record)
+        return record
 
     def to_row(self) -> dict[str, Any]:
         """A flat dict for tables: identity columns, then results."""
@@ -206,6 +231,44 @@ SEARCH_FIELDS = fields_of(SearchRecord)
 SIGNAL_FIELDS = Fields({"name": "string", "params": "object", "values": MapOf("number"),
                         "runs": "integer", "epochs": "integer", "anchor": "string|null"},
                        ("name", "values"), extra=True, nullable=True)
+
+
+_SPLITS = ("val", "test")
+
+
+def _decode_correct(text: str, n: int) -> np.ndarray:
+    """The bool vector of ``n`` entries that :meth:`RunRecord.encode_correct` wrote as ``text``."""
+    try:
+        packed = np.frombuffer(base64.b64decode(text, validate=True), np.uint8)
+    except (binascii.Error, ValueError):
+        raise ValueError("is not base64 text") from None
+    if len(packed) != (n + 7) // 8:
+        raise ValueError(f"holds {len(packed) * 8} bits, expected {n} (rounded up to bytes)")
+    bits = np.unpackbits(packed)
+    if bits[n:].any():
+        raise ValueError(f"has bits set after the {n} examples")
+    return bits[:n].astype(bool)
+
+
+def _check_results(record: RunRecord) -> None:
+    """Refuse an ok record whose accuracies the statistics cannot use, naming the run."""
+    if record.status != OK:
+        return
+    run = f"{RUN_RECORD.title} of run {record.run_hash[:12]} ({record.spec.target})"
+    for split in _SPLITS:  # the statistics of every ok run use these
+        acc = getattr(record, f"{split}_acc")
+        if acc is None:
+            raise FormatError(f"{run}: field '{split}_acc' must be a number for an ok run, got null")
+        if not math.isfinite(acc):
+            raise FormatError(f"{run}: field '{split}_acc' must be a finite number, got {acc}")
+        try:
+            hits = record.correct(split)
+        except ValueError as exc:
+            raise FormatError(f"{run}: field '{split}_correct' {exc}") from None
+        n = getattr(record, f"n_{split}")
+        if hits is not None and int(hits.sum()) != round(acc * n):
+            raise FormatError(f"{run}: field '{split}_correct' has {int(hits.sum())} of {n} "
+                              f"right, but {split}_acc {acc} means {round(acc * n)}")
 
 
 def _check_target(target: str, title: str, where: str) -> None:

@@ -126,7 +126,7 @@ def build_leaderboard(
     tables = [analyse_table(t, alpha) for t in grouped]
     failed = sum(not r.ok for r in runs)
     return Leaderboard(
-        tables=tables, ranking=rank_methods(tables, alpha), quarters=analyse_quarters(tables),
+        tables=tables, ranking=rank_methods(tables, alpha), quarters=analyse_quarters(tables, alpha),
         notes=notes, command=command if command is not None else command_line(),
         runs_ok=len(runs) - failed, runs_failed=failed, searches=len(searches), alpha=alpha,
     )

@@ -78,10 +78,10 @@ def csv_rows(board: Leaderboard) -> list[dict[str, Any]]:
                                    "runs_failed": table.runs_failed}
             for ref in BASELINES:
                 c = table.comparison(m.method, ref)
-                p = c.paired if c else None
-                row |= {f"diff_vs_{ref}": p and p.mean_diff, f"t_p_holm_vs_{ref}": p and p.t_p_holm,
-                        f"wilcoxon_p_holm_vs_{ref}": p and p.wilcoxon_p_holm,
-                        f"d_z_vs_{ref}": p and p.cohens_dz, f"verdict_vs_{ref}": c and c.verdict}
+                p = c.test if c else None
+                row |= {f"diff_vs_{ref}": p and p.diff, f"p_vs_{ref}": p and p.p,
+                        f"p_holm_vs_{ref}": c and c.p_holm, f"g_z_vs_{ref}": c and c.g_z,
+                        f"verdict_vs_{ref}": c and c.verdict}
             rows.append(row)
     return rows
 

@@ -3,8 +3,8 @@
 The terminal table, Markdown and HTML forms of :mod:`blockbench.report.writer`
 all draw these sections, so the three never disagree. Accuracies are mean ± sd over seeds of the test
 accuracy; the best fair method of each table is bold; ``*`` and ``†`` mark a
-difference from BL1 and BL2 that the Holm-adjusted paired t-test finds
-significant.
+difference from BL1 and BL2: a verdict "win" or "loss" of the crossed seed x example test
+(Holm-adjusted for the primary family, Bopt vs BL1 and BL2).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from blockbench.report.leaderboard import Leaderboard
 from blockbench.report.writer import Cell, Column, Section, num
 from blockbench.stats.grouping import BASELINES, OPTIMISTIC, POLICY_PREFIX, method_label
-from blockbench.stats.inference import Summary, norm_quantile
+from blockbench.stats.inference import Summary
 from blockbench.stats.table_stats import TableStats
 
 MARKS = {"bl1": "*", "bl2": "†"}
@@ -62,12 +62,13 @@ def _marks(table: TableStats, method: str, alpha: float) -> str:
 
 def legend(board: Leaderboard) -> list[str]:
     return [
-        "Bold: best per table. * / †: differs from BL1 / BL2 (paired t-test over seeds, "
-        f"Holm-adjusted over the table, p < {board.alpha}).",
+        "Bold: best per table (means over the seeds all methods share). * / †: differs from "
+        f"BL1 / BL2 (crossed seed x example test, alpha = {board.alpha}; Holm over the primary "
+        "family Bopt vs BL1 and BL2, other rows secondary).",
         "Bopt and 'Q<k> best' are chosen on validation at each seed and reported on test; "
         "the 'optimistic' block is the best on test, which overstates what any search can reach.",
-        "Verdict: 'within noise' when the margin lies inside z * max(binomial test-set SE of the "
-        f"difference, SE of the paired mean over seeds), z = {norm_quantile(board.alpha):.2f}.",
+        "Verdict: paired over the shared seeds, seeds and test examples as crossed random effects "
+        "(Satterthwaite df, t quantile); 'unknown (1 seed)' with a single shared seed.",
     ]
 
 
@@ -89,7 +90,7 @@ def summary_section(board: Leaderboard) -> Section:
                             dim=m == OPTIMISTIC, suffix=_marks(table, m, board.alpha)))
         for ref in BASELINES:
             c = table.comparison("bopt", ref)
-            row.append(Cell(f"{c.verdict} ({num(c.paired.mean_diff, signed=True)})" if c else "—"))
+            row.append(Cell(f"{c.verdict} ({num(c.test.diff, signed=True)})" if c else "—"))
         row.append(Cell(str(table.runs_failed)))
         section.rows.append(row)
         section.notes += [f"Data ({table.key.id}): {note}" for note in table.data_notes]
@@ -108,7 +109,7 @@ def method_sections(board: Leaderboard) -> list[Section]:
                    Cell(acc(m.summary), bold=m.method == best, dim=m.optimistic)]
             for ref in BASELINES:
                 c = table.comparison(m.method, ref)
-                text = f"{num(c.paired.mean_diff, signed=True)} {c.verdict}" if c else ""
+                text = f"{num(c.test.diff, signed=True)} {c.verdict}" if c else ""
                 mark = MARKS[ref] if c and c.significant(board.alpha) else ""
                 row.append(Cell(text, dim=m.optimistic, suffix=mark))
             section.rows.append(row)
@@ -122,35 +123,44 @@ def method_sections(board: Leaderboard) -> list[Section]:
 def ranking_section(board: Leaderboard) -> Section:
     r = board.ranking
     section = Section("Ranking across tables", columns("method", "average rank"))
-    section.rows = [[Cell(method_label(m)), Cell(f"{r.average_ranks[m]:.2f}", bold=i == 0)]
+    section.rows = [[Cell(r.label(m)), Cell(f"{r.average_ranks[m]:.2f}", bold=i == 0)]
                     for i, m in enumerate(r.methods)]
+    units = len(r.units) or len(r.tables)
     if r.p_value is not None:
-        section.notes.append(f"Friedman χ² = {r.statistic:.3f}, {p_is(r.p_value)} over "
-                             f"{len(r.tables)} tables and {len(r.methods)} methods; Nemenyi critical "
-                             f"difference {r.critical_difference:.3f} (alpha = {r.alpha}).")
-        if r.p_value >= r.alpha:
+        how = f" ({r.p_method})" if r.p_method else ""
+        section.notes.append(f"Friedman χ² = {r.statistic:.3f}, {p_is(r.p_value)}{how} over "
+                             f"{units} independent units ({len(r.tables)} tables) and "
+                             f"{len(r.methods)} methods (alpha = {r.alpha}).")
+        if r.p_value >= r.alpha or r.critical_difference is None:
             section.notes.append("The Friedman test does not reject equal ranks: no pair is told apart.")
         else:
-            pairs = [f"{method_label(p.a)} vs {method_label(p.b)}" for p in r.pairwise
-                     if p.nemenyi_significant]
-            section.notes.append("Pairs apart by more than the critical difference: "
-                                 + (", ".join(pairs) if pairs else "none") + ".")
-    section.notes += r.notes
+            pairs = [f"{r.label(p.a)} vs {r.label(p.b)}" for p in r.pairwise if p.nemenyi_significant]
+            section.notes.append(f"Nemenyi critical difference {r.critical_difference:.3f}; pairs apart "
+                                 "by more than it: " + (", ".join(pairs) if pairs else "none") + ".")
+    if r.merged:
+        section.notes.append("Merged (the same runs at every seed of every table): "
+                             + "; ".join(r.label(m) for m in r.merged) + ".")
+    section.notes += [n for n in r.notes if n not in section.notes]
     return section
 
 
 def quarter_sections(board: Leaderboard) -> list[Section]:
     q = board.quarters
     shares = Section("Quarter analysis: best block vs BL1 and BL2",
-                     columns("quarter", "tables", "beats both", "share", "beyond noise"))
+                     columns("quarter", "units", "beats both", "share", "beyond noise", "share"))
     for share in q.shares:
-        shares.rows.append([Cell(f"Q{share.quarter}"), Cell(str(share.n_tables)),
+        shares.rows.append([Cell(f"Q{share.quarter}"), Cell(str(share.units)),
                             Cell(str(share.beats_both)),
-                            Cell(num(share.share, 2), bold=share.quarter == 4),
-                            Cell(str(share.wins_both))])
+                            Cell(_share(share.share, share.ci_low, share.ci_high), bold=share.quarter == 4),
+                            Cell(str(share.wins_both)),
+                            Cell(_share(share.win_share, share.win_ci_low, share.win_ci_high))])
+    level = f"{100 * (1 - q.shares[0].alpha):g}%" if q.shares else ""
     shares.notes.append("The best block of each quarter is chosen on validation at each seed; it beats "
-                        "both when its mean test accuracy exceeds both baselines' means, beyond noise "
-                        "when its verdict is 'win' against both.")
+                        "both in a unit (backbone, dataset, weights, input size: its partitions share "
+                        "the baselines) when its test accuracy, pooled over the unit's tables on the "
+                        "seeds it shares with both baselines, exceeds theirs; beyond noise when its "
+                        f"verdict is 'win' against both in every table. [ ]: exact {level} "
+                        "Clopper-Pearson interval over units.")
     gains = Section("Quarter analysis: gain over the better baseline",
                     columns("quarter", "blocks", "min", "q1", "median", "q3", "max", "mean"))
     for quarter, box in sorted(q.gains.items()):
@@ -162,18 +172,30 @@ def quarter_sections(board: Leaderboard) -> list[Section]:
     return [s for s in (shares, gains) if s.rows]
 
 
+def _share(value: float | None, low: float | None, high: float | None) -> str:
+    text = num(value, 2)
+    return text if low is None or high is None else f"{text} [{low:.2f}, {high:.2f}]"
+
+
 def pairwise_section(board: Leaderboard) -> Section:
     r = board.ranking
     section = Section("Pairwise across tables", columns("method", "vs", "rank difference",
                                                         "beyond Nemenyi CD", "Wilcoxon p (Holm)",
-                                                        wrap=True))
+                                                        "family", wrap=True))
+    rejected = r.p_value is not None and r.p_value < r.alpha and r.critical_difference is not None
     for p in r.pairwise:
-        beyond = "—" if p.nemenyi_significant is None else ("yes" if p.nemenyi_significant else "no")
-        section.rows.append([Cell(method_label(p.a)), Cell(method_label(p.b)),
+        # Nemenyi verdicts are a post-hoc of the Friedman test: none unless it rejects.
+        beyond = "—" if p.nemenyi_significant is None or not rejected else (
+            "yes" if p.nemenyi_significant else "no")
+        section.rows.append([Cell(r.label(p.a)), Cell(r.label(p.b)),
                              Cell(num(p.rank_diff, 2, signed=True)), Cell(beyond),
-                             Cell(f"{pval(p.wilcoxon_p)} ({pval(p.wilcoxon_p_holm)})")])
+                             Cell(f"{pval(p.wilcoxon_p)} ({pval(p.wilcoxon_p_holm)})"),
+                             Cell(p.family)])
         if p.note and p.note not in section.notes:
             section.notes.append(p.note)
+    section.notes.append("Wilcoxon signed-rank on per-unit accuracies, exact (sign flips, ties kept) "
+                         "up to 16 units; Holm within each family: primary = Bopt vs BL1 and BL2, "
+                         "secondary = every other pair.")
     return section
 
 
@@ -182,20 +204,19 @@ def detail_sections(board: Leaderboard) -> list[Section]:
     for table in board.tables:
         level = f"{100 * (1 - board.alpha):g}% CI"
         section = Section(f"{table.key.id}: comparisons",
-                          columns("method", "vs", "n", "mean diff", level, "d_z", "t-test p (Holm)",
-                                  "Wilcoxon p (Holm)", "verdict", wrap=True), level=3)
+                          columns("method", "vs", "seeds", "mean diff", level, "g_z", "p (Holm)",
+                                  "family", "verdict", wrap=True), level=3)
         for c in table.comparisons:
-            p = c.paired
+            p = c.test
+            g = "—" if c.g_z is None else f"{c.g_z:.2f} [{c.g_z_low:.2f}, {c.g_z_high:.2f}]"
             section.rows.append([
-                Cell(method_label(c.method)), Cell(method_label(c.reference)), Cell(str(p.n)),
-                Cell(num(p.mean_diff, signed=True)),
-                Cell(f"[{num(p.diff_ci_low, signed=True)}, {num(p.diff_ci_high, signed=True)}]"),
-                Cell(num(p.cohens_dz, 2)), Cell(f"{pval(p.t_p)} ({pval(p.t_p_holm)})"),
-                Cell(f"{pval(p.wilcoxon_p)} ({pval(p.wilcoxon_p_holm)})"),
+                Cell(method_label(c.method)), Cell(method_label(c.reference)), Cell(str(p.n_seeds)),
+                Cell(num(p.diff, signed=True)),
+                Cell(f"[{num(p.ci_low, signed=True)}, {num(p.ci_high, signed=True)}]"),
+                Cell(g), Cell(f"{pval(p.p)} ({pval(c.p_holm)})"), Cell(c.family),
                 Cell(c.verdict, bold=c.verdict == "win")])
-            for note in (p.t_note, p.wilcoxon_note):
-                if note and note not in section.notes:
-                    section.notes.append(note)
+            if p.note and p.note not in section.notes:
+                section.notes.append(p.note)
         ci = [f"{m.label}: {level} [{num(m.summary.ci_low)}, {num(m.summary.ci_high)}]"
               for m in table.methods if m.summary.ci_low is not None]
         section.notes += ["; ".join(ci)] if ci else []

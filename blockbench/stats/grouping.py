@@ -15,6 +15,7 @@ the method ``optimistic``, labelled as selected on test.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -60,6 +61,13 @@ class TableKey:
     @property
     def id(self) -> str:
         parts = [self.backbone, self.dataset, self.partition or "-", self.weights, str(self.input_size)]
+        return "/".join([*parts, self.variant] if self.variant else parts)
+
+    @property
+    def unit(self) -> str:
+        """The independent unit across tables: the id without the partition. Partitions of one
+        (backbone, dataset, weights, input size, variant) share their BL1 and BL2 runs."""
+        parts = [self.backbone, self.dataset, self.weights, str(self.input_size)]
         return "/".join([*parts, self.variant] if self.variant else parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -189,12 +197,24 @@ def _pick(record: RunRecord) -> Pick:
     return Pick(record.spec.target, record.val_acc, float(record.test_acc), record.n_test)  # type: ignore[arg-type]
 
 
+def shared_seeds(*by_seed: Mapping[int, Any]) -> list[int]:
+    """The seeds every one of ``by_seed`` (seed -> value maps) has: the only seeds on which
+    their methods may be compared."""
+    if not by_seed:
+        return []
+    common = set(by_seed[0]).intersection(*by_seed[1:])
+    return sorted(common)
+
+
 def _best(records: list[RunRecord], metric: str) -> Pick | None:
-    """The record with the highest ``metric``; ties go to the lowest block index (first listed)."""
+    """The record with the highest ``metric``; ties go to the lowest block index (first listed).
+    A missing or non-finite value (NaN) never wins: that run is skipped."""
     best: RunRecord | None = None
     for record in records:
         value = getattr(record, metric)
-        if value is not None and (best is None or value > getattr(best, metric)):
+        if value is None or not math.isfinite(value):
+            continue
+        if best is None or value > getattr(best, metric):
             best = record
     return _pick(best) if best else None
 

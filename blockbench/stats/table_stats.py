@@ -2,11 +2,12 @@
 
 For every method (BL1, BL2, Bopt, the best block of each quarter, each
 policy's pick, and the optimistic best-on-test block) a :class:`Summary` of
-its test accuracy over seeds. Every non-optimistic method is compared by seed
-with BL1 and BL2 (paired t-test, Wilcoxon signed-rank, Cohen's d_z, mean
-difference with its t interval); the p-values of a table form one Holm family
-per test. Each margin also gets a noise verdict: "win", "loss", or "within
-noise" when it lies inside ``z * max(test-set SE, seed SE)``.
+its test accuracy over the seeds all methods share (a mismatch is noted), with
+a logit-scale interval from the crossed seed x example model. Every
+non-optimistic method is compared with BL1 and BL2 over the seeds the pair
+shares by :func:`blockbench.stats.crossed.compare`, on per-example outcomes or
+integer hit counts. Bopt vs BL1 and BL2 is the primary family (Holm-adjusted);
+other rows are secondary. A verdict and its p-value come from the same test.
 """
 
 from __future__ import annotations
@@ -19,17 +20,18 @@ from typing import Any
 
 import numpy as np
 
-from blockbench.stats.grouping import BASELINES, OPTIMISTIC, TableKey, TableRuns, method_label
-from blockbench.stats.inference import (
-    ALPHA,
-    PairedTest,
-    Summary,
-    diff_binomial_se,
-    holm,
-    noise_verdict,
-    paired_test,
-    summarize,
+from blockbench.core.records import RunRecord
+from blockbench.core.spec import parse_target
+from blockbench.stats.crossed import (
+    UNKNOWN_NONE,
+    Evidence,
+    PairedResult,
+    accuracy_ci,
+    compare,
+    hedges_gz,
 )
+from blockbench.stats.grouping import BASELINES, OPTIMISTIC, Pick, TableKey, TableRuns, method_label
+from blockbench.stats.inference import ALPHA, LOSS, WIN, WITHIN_NOISE, Summary, holm, summarize
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class MethodStats:
         targets: seed -> the target the method reported (its pick).
         n_test: test-set size.
         optimistic: True for the block selected on test (never a fair result).
+        same_as: an earlier method that picks the same runs at every seed (merged duplicate).
     """
 
     method: str
@@ -78,6 +81,7 @@ class MethodStats:
     targets: dict[int, str]
     n_test: int
     optimistic: bool = False
+    same_as: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -94,38 +98,46 @@ class MethodStats:
         return cls(**fields)
 
 
+PRIMARY = "primary"
+SECONDARY = "secondary"
+
+
 @dataclass
 class Comparison:
-    """A method against a baseline, paired by seed.
+    """A method against a baseline over the seeds both share (:func:`crossed.compare`).
 
     Attributes:
         method, reference: method ids (reference is ``bl1`` or ``bl2``).
-        paired: the tests, with Holm-adjusted p-values over the table.
-        se_test: binomial test-set standard error of the difference.
-        se_seeds: standard error of the mean paired difference over seeds.
-        band: the noise band the margin is compared with.
-        verdict: "win", "loss", "within noise" or "unknown".
+        test: the crossed seed x example comparison (or its seed-level fallback).
+        family: "primary" (Bopt vs BL1 and BL2, Holm-adjusted together) or "secondary".
+        p_holm: Holm-adjusted p over the primary family (None for secondary rows).
+        verdict: from the same test: by ``p_holm`` for primary rows, by ``p`` otherwise.
+        g_z, g_z_low, g_z_high: Hedges' g_z and its interval (None below 5 shared seeds).
+        same_as: the method whose picks this one repeats at every seed (a merged duplicate).
     """
 
     method: str
     reference: str
-    paired: PairedTest
-    se_test: float | None
-    se_seeds: float | None
-    band: float | None
-    verdict: str
+    test: PairedResult
+    family: str = SECONDARY
+    p_holm: float | None = None
+    verdict: str = UNKNOWN_NONE
+    g_z: float | None = None
+    g_z_low: float | None = None
+    g_z_high: float | None = None
+    same_as: str | None = None
 
     def significant(self, alpha: float = ALPHA) -> bool:
-        """Whether the Holm-adjusted paired t-test rejects equality."""
-        p = self.paired.t_p_holm
-        return p is not None and p < alpha
+        """Whether the verdict is a win or a loss (Holm-adjusted for the primary family)."""
+        del alpha  # the verdict was decided at the table's alpha
+        return self.verdict in (WIN, LOSS)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Comparison:
-        return cls(**{**data, "paired": PairedTest.from_dict(data["paired"])})
+        return cls(**{**data, "test": PairedResult.from_dict(data["test"])})
 
 
 @dataclass
@@ -202,22 +214,33 @@ class TableStats:
 
 
 def analyse_table(table: TableRuns, alpha: float = ALPHA) -> TableStats:
-    """Summaries, paired comparisons against the baselines (Holm over the table) and verdicts."""
-    methods = []
-    for name, picks in table.methods().items():
-        values = {s: p.test_acc for s, p in picks.items()}
+    """Summaries over shared seeds, crossed comparisons with the baselines, Holm over the primary family."""
+    notes = list(table.notes)
+    picks = table.methods()
+    evidence = {name: _evidence(table, name, seeds, notes) for name, seeds in picks.items()}
+    shared = _shared_seeds(evidence)
+    methods: list[MethodStats] = []
+    for name, seeds in picks.items():
+        ev = evidence[name]
+        use = {s: e for s, e in ev.items() if s in shared} if shared <= set(ev) and shared else ev
+        ci = accuracy_ci(use, alpha)
+        accs = [e.hits / e.n for e in use.values()]
+        summary = Summary(ci.n_seeds, ci.mean, float(np.std(accs, ddof=1)) if len(accs) > 1 else None,
+                          ci.ci_low, ci.ci_high)
+        targets = {s: p.target for s, p in seeds.items() if s in ev}
+        twin = next((m.method for m in methods if m.targets == targets and not m.optimistic), None)
         methods.append(MethodStats(
-            name, method_label(name), summarize(list(values.values()), alpha), values,
-            {s: p.target for s, p in picks.items()},
-            round(float(np.mean([p.n_test for p in picks.values()]))), name == OPTIMISTIC,
-        ))
+            name, method_label(name), summary, {s: e.hits / e.n for s, e in ev.items()}, targets,
+            round(float(np.mean([p.n_test for p in seeds.values()]))), name == OPTIMISTIC,
+            twin if name != OPTIMISTIC else None))
+    notes += _seed_notes(methods, shared)
     by_name = {m.method: m for m in methods}
     comparisons = [
-        _compare(by_name[name], by_name[ref], alpha)
+        _compare(by_name[name], ref, evidence, alpha)
         for name in by_name if name != OPTIMISTIC
         for ref in BASELINES if ref in by_name and name != ref and (name, ref) != ("bl1", "bl2")
     ]
-    comparisons = _adjust(comparisons)
+    comparisons = _adjust(comparisons, alpha)
     blocks = {i: (table.quarters[i], summarize([float(r.test_acc or 0.0) for r in runs.values()], alpha))
               for i, runs in sorted(table.blocks.items())}
     quarters = {}
@@ -227,27 +250,88 @@ def analyse_table(table: TableRuns, alpha: float = ALPHA) -> TableStats:
             quarters[q] = box
     failed = [f"{r.spec.target} seed {r.spec.seed}: {r.error or r.status}" for r in table.failed]
     return TableStats(table.key, methods, comparisons, blocks, quarters, table.n_blocks,
-                      table.n_ok, len(table.failed), failed, list(table.notes),
-                      list(table.data_notes))
+                      table.n_ok, len(table.failed), failed, notes, list(table.data_notes))
 
 
-def _compare(method: MethodStats, ref: MethodStats, alpha: float) -> Comparison:
-    seeds = sorted(set(method.values) & set(ref.values))
-    a = [method.values[s] for s in seeds]
-    b = [ref.values[s] for s in seeds]
-    paired = paired_test(a, b, alpha)
-    se_test = se_seeds = None
-    if seeds:
-        se_test = diff_binomial_se(float(np.mean(a)), method.n_test, float(np.mean(b)), ref.n_test)
-    if len(seeds) >= 2:
-        se_seeds = float(np.std(np.subtract(a, b), ddof=1)) / math.sqrt(len(seeds))
-    verdict, band = noise_verdict(paired.mean_diff, [se_test, se_seeds], alpha)
-    return Comparison(method.method, ref.method, paired, se_test, se_seeds, band, verdict)
+def _records(table: TableRuns, name: str, seed: int, pick: Pick) -> list[RunRecord]:
+    if name in table.policies:
+        return table.policies[name].get(seed, [])
+    kind, index = parse_target(pick.target)
+    runs = table.baselines.get(kind, {}) if index is None else table.blocks.get(index, {})
+    return [runs[seed]] if seed in runs else []
 
 
-def _adjust(comparisons: list[Comparison]) -> list[Comparison]:
-    """Holm over the whole table, one family per test."""
-    t_adj = holm([c.paired.t_p for c in comparisons])
-    w_adj = holm([c.paired.wilcoxon_p for c in comparisons])
-    return [dataclasses.replace(c, paired=dataclasses.replace(c.paired, t_p_holm=t, wilcoxon_p_holm=w))
-            for c, t, w in zip(comparisons, t_adj, w_adj, strict=True)]
+def _evidence(table: TableRuns, name: str, picks: Mapping[int, Pick], notes: list[str]
+              ) -> dict[int, Evidence]:
+    """Seed -> integer evidence of a method's picks; non-finite accuracies are left out, noted."""
+    out = {}
+    for seed, pick in picks.items():
+        if not math.isfinite(pick.test_acc) or pick.n_test <= 0:
+            notes.append(f"{method_label(name)} seed {seed}: test accuracy {pick.test_acc} left out")
+            continue
+        records = _records(table, name, seed, pick)
+        found = [r.correct("test") for r in records]
+        outcomes = [o for o in found if o is not None]
+        if records and len(outcomes) == len(found) and len({len(o) for o in outcomes}) == 1:
+            # Several policy seeds at one run seed: the mean outcome per example.
+            correct = np.mean(np.stack(outcomes), axis=0) if len(outcomes) > 1 else outcomes[0]
+            out[seed] = Evidence(float(np.sum(correct)), len(correct), correct)
+        else:
+            hits = [round(float(r.test_acc or 0.0) * r.n_test) for r in records] or \
+                [round(pick.test_acc * pick.n_test)]
+            out[seed] = Evidence(float(np.mean(hits)), pick.n_test)
+    return out
+
+
+def _shared_seeds(evidence: Mapping[str, Mapping[int, Evidence]]) -> set[int]:
+    """Seeds every fair method has; else those of the baselines and Bopt; else none."""
+    for names in ([n for n in evidence if n != OPTIMISTIC], ["bl1", "bl2", "bopt"]):
+        sets = [set(evidence[n]) for n in names if evidence.get(n)]
+        if sets and (common := set.intersection(*sets)):
+            return common
+    return set()
+
+
+def _seed_notes(methods: list[MethodStats], shared: set[int]) -> list[str]:
+    notes = []
+    for m in methods:
+        if m.same_as:
+            notes.append(f"{m.label} = {method_label(m.same_as)}: the same runs at every seed "
+                         "(merged: counted once in every family)")
+        if shared and set(m.values) != shared:
+            use = "the shared seeds" if shared <= set(m.values) else "its own seeds (it lacks some shared ones)"
+            notes.append(f"{m.label}: seeds {_seeds(set(m.values))}, shared by all methods "
+                         f"{_seeds(shared)}; its mean and CI use {use}, comparisons the seeds each pair shares")
+    return notes
+
+
+def _seeds(seeds: set[int]) -> str:
+    return ", ".join(str(s) for s in sorted(seeds)) or "none"
+
+
+def _compare(method: MethodStats, ref: str, evidence: Mapping[str, Mapping[int, Evidence]],
+             alpha: float) -> Comparison:
+    a, b = evidence[method.method], evidence[ref]
+    g = hedges_gz(a, b, alpha)
+    family = PRIMARY if method.method == "bopt" else SECONDARY
+    g_z, low, high = g if g else (None, None, None)
+    return Comparison(method.method, ref, compare(a, b, alpha), family, g_z=g_z, g_z_low=low,
+                      g_z_high=high, same_as=method.same_as)
+
+
+def _adjust(comparisons: list[Comparison], alpha: float) -> list[Comparison]:
+    """Holm over the primary family (Bopt vs BL1 and BL2); verdicts from the same p-values."""
+    primary = [c.test.p if c.family == PRIMARY else None for c in comparisons]
+    adjusted = holm(primary)
+    out = []
+    for c, q in zip(comparisons, adjusted, strict=True):
+        t = c.test
+        p = q if c.family == PRIMARY else t.p
+        if p is None:
+            verdict = t.verdict
+        elif p < alpha and t.diff is not None:
+            verdict = WIN if t.diff > 0 else LOSS
+        else:
+            verdict = WITHIN_NOISE
+        out.append(dataclasses.replace(c, p_holm=q, verdict=verdict))
+    return out

@@ -3,7 +3,8 @@
 The engine's ``keras`` mode (:mod:`blockbench.train.engine`) builds the backbone
 again for every run, compiles it, and trains the whole network with
 ``keras.Model.fit`` on a ``tf.data`` pipeline that preprocesses every batch,
-then evaluates with ``evaluate``: what a plain Keras implementation of the
+then evaluates with ``predict`` (the loss and accuracy ``evaluate`` would report, and
+which examples were right): what a plain Keras implementation of the
 reference study does, with Keras' own Adam. It shares with the engine's
 compiled loop (:mod:`blockbench.train.steps`) only the order of the examples
 (:func:`~blockbench.train.loop.epoch_order`) and the dropout seeds, and
@@ -28,6 +29,8 @@ from blockbench.train.loop import (
     EpochCallback,
     RunFailed,
     RunInputs,
+    accuracy,
+    check_finite,
     epoch_order,
     fail,
     new_record,
@@ -69,6 +72,23 @@ def _train_dataset(inputs: RunInputs, batch_size: int, seed: int, epochs: int) -
         return preprocess(tf.cast(tf.gather(images, index), tf.float32)), tf.gather(labels, index)
 
     return ds.map(prepare, num_parallel_calls=None).prefetch(2)
+
+
+def _evaluate(inputs: RunInputs, split: str, batch_size: int) -> tuple[float, np.ndarray]:
+    """(mean loss, per-example hits) of one split, from one prediction pass over it.
+
+    What ``evaluate`` reports (categorical cross-entropy, accuracy), computed from
+    the predictions so that each example's hit is kept too.
+    """
+    import keras
+
+    model = inputs.finetune.model
+    p = model.predict(_dataset(inputs, split, batch_size), verbose=0)
+    labels = inputs.data.y(split)
+    y = keras.ops.one_hot(labels, inputs.data.n_classes)
+    losses = keras.ops.convert_to_numpy(keras.losses.categorical_crossentropy(y, p))
+    hits = np.argmax(p, axis=-1) == labels
+    return (float(np.mean(losses, dtype=np.float32)) if len(hits) else math.nan), hits
 
 
 class _Recorder:
@@ -144,12 +164,12 @@ def fit_run(spec: RunSpec, inputs: RunInputs, on_epoch: EpochCallback | None = N
             record.best_epoch = recorder.best[1]
         else:
             record.best_epoch = len(recorder.history)
-        val = ft.model.evaluate(_dataset(inputs, "val", batch), verbose=0, return_dict=True)
-        test = ft.model.evaluate(_dataset(inputs, "test", batch), verbose=0, return_dict=True)
-        record.val_loss, record.val_acc = float(val["loss"]), float(val["accuracy"])
-        record.test_loss, record.test_acc = float(test["loss"]), float(test["accuracy"])
-        if not all(math.isfinite(v) for v in (record.val_loss, record.test_loss)):
-            raise RunFailed("evaluation loss is NaN or infinite")
+        record.val_loss, val_hits = _evaluate(inputs, "val", batch)
+        record.test_loss, test_hits = _evaluate(inputs, "test", batch)
+        record.val_acc, record.test_acc = accuracy(val_hits), accuracy(test_hits)
+        check_finite(record)
+        record.val_correct = RunRecord.encode_correct(val_hits)
+        record.test_correct = RunRecord.encode_correct(test_hits)
     except (RunFailed, tf.errors.ResourceExhaustedError, MemoryError) as exc:
         fail(record, exc)
     record.history = recorder.history

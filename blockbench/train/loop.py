@@ -108,6 +108,27 @@ def fail(record: RunRecord, exc: BaseException) -> None:
     # The exception type leads: it tells whether a retry may help (blockbench.core.failures).
     record.error = f"{type(exc).__name__}: {reason}".splitlines()[0][:500]
     record.val_acc = record.test_acc = None
+    record.val_correct = record.test_correct = None
+
+
+def check_finite(record: RunRecord) -> None:
+    """Raise :class:`RunFailed` if an evaluated loss or accuracy is NaN or infinite.
+
+    A NaN accuracy in an ok record would win every comparison it is in (or lose
+    every one): the run fails instead, and its record says why.
+    """
+    values = {"validation loss": record.val_loss, "test loss": record.test_loss,
+              "validation accuracy": record.val_acc, "test accuracy": record.test_acc}
+    bad = [name for name, value in values.items() if value is None or not math.isfinite(value)]
+    if bad:
+        raise RunFailed(f"evaluation gave a NaN or infinite {' and '.join(bad)}")
+
+
+def accuracy(hits: np.ndarray) -> float:
+    """The fraction of ``hits`` that are true, in float32 as Keras' accuracy metric reports it."""
+    if len(hits) == 0:
+        return math.nan
+    return float(np.float32(np.count_nonzero(hits)) / np.float32(len(hits)))
 
 
 def epoch_order(indices: np.ndarray, seed: int, epoch: int) -> np.ndarray:
@@ -142,12 +163,15 @@ def train_run(spec: RunSpec, inputs: RunInputs, on_epoch: EpochCallback | None =
         index = {s: tf.constant(data.indices[s], tf.int32) for s in ("val", "test")}
         mutable = [v for layer in ft.trained_layers() for v in layer.weights]
         best: tuple[float, int, list[np.ndarray]] | None = None
+        val_hits: list[np.ndarray] = []  # per epoch: which validation examples were right
         for epoch in range(1, epochs + 1):
             order = tf.constant(epoch_order(data.indices["train"], spec.seed, epoch))
             loss, acc = _means(steps.train_epoch(feed.arrays, labels, order), record.n_train)
             if not math.isfinite(loss):
                 raise RunFailed(f"loss became NaN or infinite in epoch {epoch}")
-            val_loss, val_acc = _means(steps.evaluate(feed.arrays, labels, index["val"]), record.n_val)
+            val_loss, hits = _evaluate(steps, feed.arrays, labels, index["val"])
+            val_hits.append(hits)
+            val_acc = accuracy(hits)
             row = {"epoch": epoch, "loss": loss, "accuracy": acc,
                    "val_loss": val_loss, "val_accuracy": val_acc}
             history.append(row)
@@ -163,16 +187,25 @@ def train_run(spec: RunSpec, inputs: RunInputs, on_epoch: EpochCallback | None =
         record.best_epoch = int(chosen["epoch"])
         # Evaluation is deterministic, so the chosen epoch's validation metrics are final.
         record.val_loss, record.val_acc = chosen["val_loss"], chosen["val_accuracy"]
-        record.test_loss, record.test_acc = _means(
-            steps.evaluate(feed.arrays, labels, index["test"]), record.n_test)
-        if not all(math.isfinite(v) for v in (record.val_loss, record.test_loss)):
-            raise RunFailed("evaluation loss is NaN or infinite")
+        record.test_loss, test_hits = _evaluate(steps, feed.arrays, labels, index["test"])
+        record.test_acc = accuracy(test_hits)
+        check_finite(record)
+        record.val_correct = RunRecord.encode_correct(val_hits[record.best_epoch - 1])
+        record.test_correct = RunRecord.encode_correct(test_hits)
     except (RunFailed, tf.errors.ResourceExhaustedError, MemoryError) as exc:
         fail(record, exc)
     record.history = history
     record.epochs_run = len(history)
     record.wall_seconds = round(time.perf_counter() - start, 3)
     return record
+
+
+def _evaluate(steps: Any, arrays: list[Any], labels: Any, index: Any) -> tuple[float, np.ndarray]:
+    """(mean loss, per-example hits) of the examples ``index``, in its order."""
+    total, hits = steps.evaluate(arrays, labels, index)
+    hits = np.asarray(hits, dtype=bool)
+    n = len(hits)
+    return (float(np.float32(total) / np.float32(n)) if n else math.nan), hits
 
 
 def _means(sums: tuple[Any, Any], n: int) -> tuple[float, float]:

@@ -158,7 +158,8 @@ class Steps:
         def eval_step(arrays: list[Any], labels: Any, index: Any) -> tuple[Any, Any]:
             x, y = gather(arrays, labels, index)
             p = model(x, training=False)
-            return loss_fn(y, p) * tf.cast(tf.shape(index)[0], tf.float32), correct(y, p)
+            hits = tf.equal(tf.argmax(y, axis=-1), tf.argmax(p, axis=-1))
+            return loss_fn(y, p) * tf.cast(tf.shape(index)[0], tf.float32), hits
 
         def epoch(step: Callable[..., tuple[Any, Any]]) -> Callable[..., tuple[Any, Any]]:
             def run_static(arrays: list[Any], labels: Any, order: Any) -> tuple[Any, Any]:
@@ -189,9 +190,45 @@ class Steps:
                 return tf.function(functools.partial(run_static), jit_compile=True)
             return _LengthGeneric(run_dynamic)
 
+        def evaluation() -> Callable[..., tuple[Any, Any]]:
+            # Like epoch(), but keeping every example's hit (in the order given), not their count.
+            def run_static(arrays: list[Any], labels: Any, order: Any) -> tuple[Any, Any]:
+                full, rest = divmod(int(order.shape[0]), batch_size)
+                total, parts = tf.constant(0.0), []
+                if full:
+                    batches = tf.TensorArray(tf.bool, size=full, element_shape=[batch_size])
+                    for b in tf.range(full):
+                        index = tf.slice(order, [b * batch_size], [batch_size])
+                        loss, ok = eval_step(arrays, labels, index)
+                        total, batches = total + loss, batches.write(b, ok)
+                    parts.append(tf.reshape(batches.stack(), [-1]))
+                if rest:
+                    loss, ok = eval_step(arrays, labels, order[full * batch_size:])
+                    total = total + loss
+                    parts.append(ok)
+                return total, tf.concat(parts, 0) if parts else tf.zeros([0], tf.bool)
+
+            def run_dynamic(arrays: list[Any], labels: Any, order: Any) -> tuple[Any, Any]:
+                n = tf.shape(order)[0]
+                total = tf.constant(0.0)
+                batches = tf.TensorArray(tf.bool, size=0, dynamic_size=True, infer_shape=False,
+                                         element_shape=[None])
+                for b in tf.range((n + batch_size - 1) // batch_size):
+                    index = order[b * batch_size:tf.minimum((b + 1) * batch_size, n)]
+                    loss, ok = eval_step(arrays, labels, index)
+                    total, batches = total + loss, batches.write(b, ok)
+                # One element more than the batches, so that no split is an empty array.
+                batches = batches.write(batches.size(), tf.zeros([0], tf.bool))
+                return total, batches.concat()
+
+            if xla:
+                return tf.function(functools.partial(run_static), jit_compile=True)
+            return _LengthGeneric(run_dynamic)
+
         self.model = model
         self.train_epoch = epoch(train_step)
-        self.evaluate = epoch(eval_step)
+        #: (loss sum, per-example hits: bool, in the order given) of the examples given.
+        self.evaluate = evaluation()
 
 
 class _LengthGeneric:

@@ -11,6 +11,7 @@ from factories import exhaustive_runs, failed_run, make_search, make_spec, write
 
 from blockbench.cli.leaderboard_cmd import leaderboard_command
 from blockbench.cli.main import cli
+from blockbench.core.formats import RUN_RECORD
 from blockbench.report.leaderboard_render import FORMATS
 
 N_RUNS = 3 * 3 * (2 + 6)  # backbones x seeds x (BL1, BL2, 6 blocks); one of them failed
@@ -104,9 +105,10 @@ def test_help_imports_no_statistics_stack():
 def test_a_record_of_a_newer_version_is_one_line_exit_2(tmp_path):
     record = exhaustive_runs(backbones=("mobilenet",), seeds=(0,), n_blocks=2)[0].to_dict()
     runs = tmp_path / "runs.jsonl"
-    runs.write_text(json.dumps(record | {"schema_version": 2}) + "\n")
+    newer = RUN_RECORD.version + 1
+    runs.write_text(json.dumps(record | {"schema_version": newer}) + "\n")
     result = _invoke("leaderboard", "--results", str(tmp_path))
     assert result.exit_code == 2
     [line] = result.output.strip().splitlines()
-    assert line.startswith(f"Error: {runs}:1: run record schema version 2 is not supported by ")
-    assert line.endswith("which reads up to version 1: upgrade blockbench to read it")
+    assert line.startswith(f"Error: {runs}:1: run record schema version {newer} is not supported by ")
+    assert line.endswith(f"which reads up to version {RUN_RECORD.version}: upgrade blockbench to read it")

@@ -132,14 +132,16 @@ def test_a_format_without_a_name_is_recognised_by_its_keys():
 # -- the real formats ---------------------------------------------------------------------------
 
 
-def test_the_real_formats_are_all_registered_at_version_1_with_no_steps():
+def test_the_real_formats_are_registered_with_unbroken_steps_from_version_1():
     # Bumping a version needs a registered step from the previous one (see the module docs).
     assert FORMATS == (LEADERBOARD, REPLAY_REPORT, RUN_RECORD, SEARCH_RECORD)
     for fmt in FORMATS:
-        assert (fmt.version, fmt.oldest) == (1, 1)
-    assert LEADERBOARD.marker() == {"format": "blockbench-leaderboard", "format_version": 1}
+        assert fmt.oldest == 1
+    assert [fmt.version for fmt in FORMATS] == [2, 1, 2, 1]  # leaderboard: crossed test; runs: + hits
+    assert LEADERBOARD.marker() == {"format": "blockbench-leaderboard", "format_version": 2}
     assert REPLAY_REPORT.marker() == {"format": "blockbench-replay", "format_version": 1}
-    assert RUN_RECORD.marker() == SEARCH_RECORD.marker() == {"schema_version": 1}
+    assert RUN_RECORD.marker() == {"schema_version": 2}
+    assert SEARCH_RECORD.marker() == {"schema_version": 1}
 
 
 def _run_doc() -> dict[str, Any]:
@@ -226,8 +228,8 @@ def test_a_document_of_another_kind_is_named(expected, given, tmp_path):
 
 
 def test_from_dict_checks_the_version_too():
-    with pytest.raises(FormatError, match=r"^run record schema version 2 is not supported"):
-        RunRecord.from_dict(_run_doc() | {"schema_version": 2})
+    with pytest.raises(FormatError, match=r"^run record schema version 3 is not supported"):
+        RunRecord.from_dict(_run_doc() | {"schema_version": 3})
     with pytest.raises(FormatError, match=r"^search record schema version 2 is not supported"):
         SearchRecord.from_dict(_search_doc() | {"schema_version": 2})
 

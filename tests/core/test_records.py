@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from blockbench.core.errors import UsageError
-from blockbench.core.formats import FormatError
+from blockbench.core.formats import RUN_RECORD, FormatError
 from blockbench.core.record_files import jsonl_text, merge_runs, read_jsonl, write_jsonl
 from blockbench.core.records import RunRecord, SearchRecord
-from tests.factories import make_run, make_search, make_spec
+from tests.factories import failed_run, make_run, make_search, make_spec
 
 
 def _run(**changes):
@@ -32,7 +34,7 @@ def _lines(tmp_path, *records, tail: str = "\n"):
 
 @pytest.mark.parametrize(("record", "message"), [
     (_run(test_acc="abc"), "run record field 'test_acc' must be a number or null, got 'abc'"),
-    (_run(test_acc=None) | {"test_acc": None}, "run record field 'test_acc' must be a number for an ok run, got null"),
+    (_run(test_acc=None) | {"test_acc": None}, "run record of run 025029181cf9 (block:2): field 'test_acc' must be a number for an ok run, got null"),
     (_run(n_test=2.5), "run record field 'n_test' must be a whole number, got 2.5"),
     (_run(epochs_run=True), "run record field 'epochs_run' must be a whole number, got true"),
     (_run(status="done"), "run record field 'status' must be one of 'ok', 'failed', got 'done'"),
@@ -123,3 +125,96 @@ def test_merge_runs_keeps_one_record_per_run_and_prefers_success():
     spec = make_spec("block:1")
     failed, ok = make_run(spec, None, None, status="failed"), make_run(spec, 0.5, 0.4)
     assert merge_runs([failed, ok, failed]) == [ok]
+
+
+def _with_hits(val_hits, test_hits) -> RunRecord:
+    """An ok record whose accuracies and correctness vectors come from the same hits."""
+    val_hits, test_hits = np.asarray(val_hits, bool), np.asarray(test_hits, bool)
+    record = make_run(make_spec("block:2"), float(np.float32(val_hits.sum()) / np.float32(len(val_hits))),
+                      float(np.float32(test_hits.sum()) / np.float32(len(test_hits))),
+                      n_test=len(test_hits), n_blocks=4)
+    record.n_val = len(val_hits)
+    record.val_correct = RunRecord.encode_correct(val_hits)
+    record.test_correct = RunRecord.encode_correct(test_hits)
+    return record
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 72, 200, 1001])
+def test_correctness_round_trips_with_its_length_and_mean(n):
+    rng = np.random.default_rng(n)
+    val, test = rng.random(n + 3) < 0.6, rng.random(n) < 0.7
+    record = _with_hits(val, test)
+    back = RunRecord.from_dict(json.loads(json.dumps(record.to_dict())))
+    for split, hits in (("val", val), ("test", test)):
+        decoded = back.correct(split)
+        assert decoded.dtype == bool and decoded.shape == (len(hits),)
+        np.testing.assert_array_equal(decoded, hits)
+    assert back.correct("test").mean() == pytest.approx(back.test_acc, rel=1e-6)
+    assert back.correct("val").sum() == round(back.val_acc * back.n_val)
+    assert len(back.test_correct) == 4 * (((n + 7) // 8 + 2) // 3)  # a few hundred bytes per run
+
+
+def test_correctness_is_none_when_not_kept_and_splits_are_named():
+    record = make_run(make_spec("bl1"), 0.5, 0.5)
+    assert record.correct("val") is None and record.correct("test") is None
+    with pytest.raises(ValueError, match="'train'"):
+        record.correct("train")
+
+
+def test_csv_rows_leave_the_bits_out():
+    assert not {"val_correct", "test_correct"} & set(_with_hits([1, 0], [1, 1, 0]).to_row())
+
+
+def test_a_version_1_record_is_upgraded_without_correctness():
+    old = _run()
+    del old["val_correct"], old["test_correct"]
+    old["schema_version"] = 1
+    record = RunRecord.from_dict(old)
+    assert record.schema_version == RUN_RECORD.version == 2
+    assert record.correct("test") is None and record.val_acc == 0.5
+    assert record.to_dict()["test_correct"] is None
+
+
+def test_every_committed_record_still_loads():
+    root = Path(__file__).resolve().parents[2] / "leaderboards"
+    files = sorted(root.rglob("runs.jsonl"))
+    assert files
+    for path in files:
+        assert all(r.correct("test") is None or r.ok for r in read_jsonl(path, RunRecord))
+
+
+def test_a_record_of_a_future_version_is_refused():
+    with pytest.raises(FormatError, match="run record schema version 3 is not supported"):
+        RunRecord.from_dict(_run(schema_version=3))
+
+
+@pytest.mark.parametrize(("field", "value"), [("val_acc", float("nan")), ("test_acc", float("inf")),
+                                              ("val_acc", float("-inf"))])
+def test_a_non_finite_accuracy_is_refused_naming_the_run(tmp_path, field, value):
+    path = _lines(tmp_path, _run(), _run(**{field: value}))
+    with pytest.raises(FormatError) as info:
+        list(read_jsonl(path, RunRecord))
+    assert str(info.value) == (f"{path}:2: run record of run 025029181cf9 (block:2): field "
+                               f"{field!r} must be a finite number, got {value}")
+
+
+def test_a_failed_record_may_keep_no_accuracy():
+    record = failed_run(make_spec("block:2"), n_blocks=4).to_dict()
+    assert RunRecord.from_dict(record).val_acc is None
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"test_correct": "not base64!"}, "field 'test_correct' is not base64 text"),
+    ({"test_correct": RunRecord.encode_correct([True] * 16)},
+     "field 'test_correct' holds 16 bits, expected 3 (rounded up to bytes)"),
+    ({"test_correct": RunRecord.encode_correct([True, True, False, False, True])},
+     "field 'test_correct' has bits set after the 3 examples"),
+    ({"val_correct": RunRecord.encode_correct([True, True])},
+     "field 'val_correct' has 2 of 2 right, but val_acc 0.5 means 1"),
+    ({"test_correct": 5}, "field 'test_correct' must be a string or null, got 5"),
+])
+def test_a_correctness_vector_that_does_not_fit_is_refused(change, message):
+    record = _with_hits([True, False], [True, False, True]).to_dict() | change
+    with pytest.raises(FormatError) as info:
+        RunRecord.from_dict(record)
+    assert str(info.value).endswith(message)

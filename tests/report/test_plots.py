@@ -57,7 +57,7 @@ def test_agg_backend_is_used(board, tmp_path):
 
 def test_cd_diagram_needs_a_friedman_test(tmp_path):
     two = build_leaderboard(exhaustive_runs(backbones=("a", "b"), seeds=(0,)), command="")
-    with pytest.raises(BlockbenchError, match="needs ≥3 tables"):
+    with pytest.raises(BlockbenchError, match="needs ≥3 independent units"):
         plots.plot_critical_difference(two, tmp_path / "cd.png")
 
 

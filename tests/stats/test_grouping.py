@@ -10,6 +10,7 @@ from blockbench.stats.grouping import (
     group_tables,
     method_label,
     policy_labels,
+    shared_seeds,
     variant_of,
 )
 
@@ -131,3 +132,26 @@ def test_policy_labels_name_the_configuration_only_when_needed():
     labels = policy_labels([a, b, c])
     assert labels[id(a)] == "policy:random"
     assert (labels[id(b)], labels[id(c)]) == ("policy:sha[runs=4]", "policy:sha[runs=8]")
+
+
+def test_a_nan_validation_accuracy_never_makes_a_block_bopt():
+    # Before: the NaN block, listed first, became Bopt (every comparison with NaN is False).
+    runs = [make_run(make_spec("block:0"), float("nan"), 0.90, n_blocks=4),
+            make_run(make_spec("block:1"), 0.70, 0.75, n_blocks=4),
+            make_run(make_spec("block:2"), 0.80, 0.74, n_blocks=4)]
+    methods = _table(runs)[0].methods()
+    assert methods["bopt"][0].target == "block:2"
+    assert "q1" not in methods  # Q1's only block has no valid validation accuracy: no pick
+
+
+def test_shared_seeds_are_the_seeds_every_method_has():
+    assert shared_seeds({0: 1, 1: 2, 2: 3}, {1: 0, 2: 0, 5: 0}) == [1, 2]
+    assert shared_seeds({0: 1}) == [0]
+    assert shared_seeds() == []
+
+
+def test_unit_drops_the_partition():
+    key = TableKey("b", "d", "uniform", "imagenet", 96, "epochs=2")
+    assert key.unit == "b/d/imagenet/96/epochs=2"
+    assert TableKey("b", "d", "other", "imagenet", 96, "epochs=2").unit == key.unit
+    assert TableKey("b", "d", "uniform", "imagenet", 128).unit != key.unit

@@ -76,6 +76,8 @@ def _assert_same(a, b, weights: bool = True) -> None:
     (ra, wa), (rb, wb) = a, b
     assert ra.status == rb.status == "ok", (ra.error, rb.error)
     assert (ra.val_acc, ra.test_acc, ra.best_epoch) == (rb.val_acc, rb.test_acc, rb.best_epoch)
+    assert (ra.val_correct, ra.test_correct) == (rb.val_correct, rb.test_correct)
+    assert ra.test_correct is not None and ra.val_correct is not None
     assert len(ra.history) == len(rb.history)
     for ha, hb in zip(ra.history, rb.history, strict=True):
         assert ha.keys() == hb.keys()

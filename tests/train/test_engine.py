@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from blockbench.core.records import RunRecord
 from blockbench.core.task import SplitConfig, Task
+from blockbench.data.preprocessing import preprocess
 from blockbench.train.engine import Engine
 from tests.engine_fixtures import components
 
@@ -120,3 +122,38 @@ def test_bad_hyper_parameter_is_a_one_line_error(engine):
         engine.check(_task(hparams={"learning_rte": 0.1}))
     with pytest.raises(UsageError, match="block 7 does not exist"):
         engine.setup(_task()).spec("block:7", seed=0)
+
+
+@pytest.mark.parametrize("eval_epoch", ["last", "best-val"])
+def test_record_keeps_which_examples_the_evaluated_weights_got_right(engine, eval_epoch):
+    import tensorflow as tf
+
+    problem = engine.setup(_task(hparams={**HP, "epochs": 3, "eval_epoch": eval_epoch}))
+    record = problem.train(problem.spec("block:1", seed=0))
+    assert record.ok, record.error
+    val, test = record.correct("val"), record.correct("test")
+    assert val.shape == (record.n_val,) and test.shape == (record.n_test,)
+    assert val.sum() == round(record.val_acc * record.n_val)
+    assert test.sum() == round(record.test_acc * record.n_test)
+    assert record.history[record.best_epoch - 1]["val_accuracy"] == record.val_acc
+    # The vectors are those of the weights left in the model (the evaluated ones), in index order.
+    data = problem.data
+    for split, hits in (("val", val), ("test", test)):
+        x = preprocess(tf.cast(data.x(split), tf.float32), problem.preprocessing)
+        predicted = np.argmax(problem.finetune.model(x, training=False).numpy(), axis=-1)
+        np.testing.assert_array_equal(hits, predicted == data.y(split))
+    back = RunRecord.from_dict(record.to_dict())
+    np.testing.assert_array_equal(back.correct("test"), test)
+
+
+def test_a_non_finite_accuracy_fails_the_run_so_it_can_never_be_picked(engine, monkeypatch):
+    from blockbench.core.failures import NAN, failure_kind
+    from blockbench.train import loop
+
+    problem = engine.setup(_task(hparams={**HP, "eval_epoch": "best-val"}))
+    monkeypatch.setattr(loop, "accuracy", lambda hits: float("nan"))
+    record = problem.train(problem.spec("block:1", seed=0))
+    assert record.status == "failed" and failure_kind(record.error) == NAN
+    assert "validation accuracy and test accuracy" in record.error
+    assert record.val_acc is None and record.correct("val") is None and record.correct("test") is None
+    assert RunRecord.from_dict(record.to_dict()).status == "failed"

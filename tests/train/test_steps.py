@@ -74,6 +74,11 @@ def test_an_epoch_visits_every_example_once_in_batches(xla):
     p = model(x).numpy()
     expected = -np.log(np.clip(p[np.arange(11), np.arange(11) % 2], 1e-7, 1)).sum()
     np.testing.assert_allclose(float(loss), expected, rtol=1e-5)
-    assert float(hits) == float((p.argmax(1) == np.arange(11) % 2).sum())
+    np.testing.assert_array_equal(hits.numpy(), p.argmax(1) == np.arange(11) % 2)
+    order = np.array([10, 3, 7, 0, 5], np.int32)  # per-example hits follow the order given
+    _, some = steps.evaluate([x], labels, tf.constant(order))
+    np.testing.assert_array_equal(some.numpy(), hits.numpy()[order])
+    _, none = steps.evaluate([x], labels, tf.constant(np.zeros(0, np.int32)))
+    assert none.shape == (0,)
     steps.train_epoch([x], labels, tf.constant(np.arange(11)[::-1].copy(), tf.int32))
     assert int(optimizer.iterations) == 3  # batches of 4, 4 and 3
