@@ -87,23 +87,3 @@ def holm(pvalues: Sequence[float | None]) -> list[float | None]:
         running = max(running, min(1.0, (m - rank) * p))
         adjusted[index] = running
     return adjusted
-
-
-def binomial_se(p: float, n: int) -> float | None:
-    """Standard error ``sqrt(p (1 - p) / n)`` of an accuracy p measured on n test examples."""
-    if n <= 0 or p is None:
-        return None
-    return math.sqrt(max(p * (1 - p), 0.0) / n)
-
-
-def diff_binomial_se(p1: float, n1: int, p2: float, n2: int) -> float | None:
-    """Standard error of the difference of two accuracies, treating the test sets as independent."""
-    se1, se2 = binomial_se(p1, n1), binomial_se(p2, n2)
-    if se1 is None or se2 is None:
-        return None
-    return math.hypot(se1, se2)
-
-
-def norm_quantile(alpha: float = ALPHA) -> float:
-    """Two-sided standard normal quantile ``z`` with ``P(|Z| > z) = alpha`` (1.96 at 0.05)."""
-    return float(stats.norm.ppf(1 - alpha / 2))

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 from scipy import stats
 
 from blockbench.stats.inference import (
-    binomial_se,
-    diff_binomial_se,
     holm,
     summarize,
     wilcoxon_min_n,
@@ -55,10 +51,3 @@ def test_holm_textbook_example():
 def test_holm_skips_tests_not_run():
     assert holm([None, 0.01, None, 0.04]) == [None, pytest.approx(0.02), None, pytest.approx(0.04)]
     assert holm([]) == []
-
-
-def test_binomial_standard_errors():
-    assert binomial_se(0.8, 100) == pytest.approx(0.04)
-    assert binomial_se(0.8, 0) is None
-    assert diff_binomial_se(0.8, 100, 0.5, 100) == pytest.approx(math.hypot(0.04, 0.05))
-    assert diff_binomial_se(0.8, 100, 0.5, 0) is None
