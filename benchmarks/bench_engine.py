@@ -16,7 +16,7 @@ another seed (features and compiled epochs reused), one Q4 block run (cold),
 and an exhaustive search (every block, or the subset ``--blocks`` picks, in
 order; engine caches cleared at its start). Reported: wall times and ratios,
 peak RSS during runs, the saving the FLOP count of the frozen-prefix work
-makes achievable (``flops.py``) and how much of it was obtained, and profiles
+makes achievable (``blockbench/train/flops.py``) and how much of it was obtained, and profiles
 of what bounds the engine (``profile_engine.py``). Run it as::
 
     python benchmarks/bench_engine.py --out leaderboards/benchmarks
@@ -36,13 +36,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # flops.py, profile_engine.py
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_report.py, profile_engine.py
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 from bench_report import render, summarize
-from flops import NetFlops, run_flops
 from profile_engine import head_profile, run_breakdown
+
+from blockbench.train.flops import NetFlops, run_flops
 
 REPO = Path(__file__).resolve().parents[1]
 ASSETS = Path(os.environ.get("BLOCKBENCH_ASSETS", REPO.parent / "shared" / "assets"))

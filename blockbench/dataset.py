@@ -5,6 +5,7 @@ from blockbench.components.dataset import (
     SPLITS,
     DatasetFactory,
     DatasetSource,
+    DatasetSummary,
     Example,
 )
 
@@ -13,5 +14,6 @@ __all__ = [
     "SPLITS",
     "DatasetFactory",
     "DatasetSource",
+    "DatasetSummary",
     "Example",
 ]

@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from blockbench.cli.flags import component_option, policy_options
 from blockbench.cli.output import console, err_console
+from blockbench.cli.plan_output import print_plan
 from blockbench.core.files import check_directory
 from blockbench.core.options import parse_assignments
 from blockbench.core.presets import PRESETS
@@ -17,9 +18,11 @@ from blockbench.plugin import manager
 from blockbench.report.leaderboard import build_leaderboard
 from blockbench.report.leaderboard_render import print_leaderboard
 from blockbench.search.compare import check_compare, run_compare
+from blockbench.search.plan import DEFAULT_TFLOPS, plan_compare
 from blockbench.search.progress import ProgressReporter
 from blockbench.search.settings import COMMAND_LINE, Settings, load_toml
 from blockbench.search.worker import detach_study
+from blockbench.store.listing import finished_runs
 from blockbench.store.results_dir import ResultsDir
 from blockbench.store.url import password_of
 from blockbench.train.engine import Engine
@@ -70,6 +73,11 @@ from blockbench.train.engine import Engine
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table",
               show_default=True, help="Leaderboard format.")
 @click.option("--quiet", "-q", is_flag=True, help="Only the leaderboard and failures.")
+@click.option("--dry-run", is_flag=True,
+              help="Print the plan (blocks, runs, runs already stored, FLOPs, GPU-hours) and "
+              "train nothing; offline.")
+@click.option("--assume-tflops", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TFLOPS,
+              show_default=True, help="Sustained training TFLOP/s the dry run's GPU-hours assume.")
 def compare_command(**kw: Any) -> None:
     """Fine-tune BL1, BL2 and the blocks a policy picks; report Bopt on test.
 
@@ -108,6 +116,11 @@ def compare_command(**kw: Any) -> None:
         check_directory(kw["data_cache"], "data cache directory")
     engine = Engine(components, data_cache_dir=kw["data_cache"])
     check_compare(tasks, requests, components, engine)  # all input is checked before OUT is made
+    if kw["dry_run"]:
+        plan = plan_compare(tasks, requests, seeds, components,
+                            finished_runs(settings.out, kw["storage"]), kw["assume_tflops"])
+        print_plan(plan, console(), kw["fmt"])
+        return
     results = ResultsDir(settings.out, storage=kw["storage"])
     if kw["detach"]:
         _detach(kw, tasks, requests, seeds, components, results)

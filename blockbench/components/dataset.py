@@ -62,6 +62,26 @@ class DatasetSource:
     dropped: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class DatasetSummary:
+    """What a dataset is, told without reading its images: enough to plan a study.
+
+    Attributes:
+        n_classes: number of classes.
+        examples: number of examples by official split ("train", "val",
+            "test"), or ``{None: n}`` for a dataset without one.
+        fingerprint: the fingerprint :meth:`DatasetFactory.load` would give,
+            or None when it cannot be known without the data.
+        note: where the numbers come from, e.g. "prepared copy in ~/tensorflow_datasets"
+            or "published sizes; not downloaded yet".
+    """
+
+    n_classes: int
+    examples: Mapping[str | None, int]
+    fingerprint: str | None = None
+    note: str = ""
+
+
 class DatasetFactory(abc.ABC):
     """Provides one dataset.
 
@@ -74,6 +94,11 @@ class DatasetFactory(abc.ABC):
            them and returns a :class:`DatasetSource`. The core decodes and
            resizes the images to the backbone's input size, skips and counts
            unreadable ones, and makes the split; a factory never resizes.
+
+    ``compare --dry-run`` plans a study without training: it calls
+    :meth:`describe` and, when that returns None, :meth:`load` (without
+    decoding) to count the examples. A factory whose data may not be
+    available yet (a download) describes itself, so a plan needs no network.
 
     Attributes:
         option_defaults: accepted options and their defaults;
@@ -89,3 +114,10 @@ class DatasetFactory(abc.ABC):
     @abc.abstractmethod
     def load(self, **options: Any) -> DatasetSource:
         """Return the dataset's examples."""
+
+    def describe(self, **options: Any) -> DatasetSummary | None:
+        """Class and example counts without reading the images, or None to let a plan load them.
+
+        Receives the options as :meth:`check_options` returned them. Never downloads.
+        """
+        return None

@@ -19,7 +19,7 @@ from blockbench.core.record_files import RUNS_FILE, SEARCHES_FILE, merge_runs, r
 from blockbench.core.records import RunRecord, SearchRecord
 from blockbench.store.results_dir import Export
 from blockbench.store.run_store import Store, StoredRun
-from blockbench.store.url import DEFAULT_DB, mask_url
+from blockbench.store.url import DEFAULT_DB, backend_of, mask_url, normalize_url, sqlite_path
 
 log = logging.getLogger(__name__)
 
@@ -129,3 +129,26 @@ def list_runs(storage: str | None, results: str | None, backbone: str | None = N
                (("backbone", backbone), ("dataset", dataset), ("status", status))):
             rows.append(row)
     return rows, str(directory)
+
+
+def finished_runs(results: str | os.PathLike[str], storage: str | None = None) -> list[RunRecord]:
+    """The successful runs a compare with ``--out results [--storage URL]`` would reuse.
+
+    Reads only: a store that does not exist yet, or a results directory that
+    does not, holds nothing (a plan made before the first run).
+    """
+    folder = Path(results)
+    if storage:
+        if backend_of(normalize_url(storage)) == "sqlite" and not sqlite_path(
+                normalize_url(storage)).is_file():
+            return []
+        with Store(storage, create=False) as store:
+            found = store.records()
+    elif (folder / DEFAULT_DB).is_file():
+        with Store(folder / DEFAULT_DB, create=False) as store:
+            found = store.records()
+    elif (folder / RUNS_FILE).is_file():
+        found = list(read_jsonl(folder / RUNS_FILE, RunRecord))
+    else:
+        found = []
+    return [r for r in merge_runs(found) if r.ok]

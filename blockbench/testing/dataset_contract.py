@@ -9,7 +9,13 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from blockbench.components.dataset import SPLITS, DatasetFactory, DatasetSource, Example
+from blockbench.components.dataset import (
+    SPLITS,
+    DatasetFactory,
+    DatasetSource,
+    DatasetSummary,
+    Example,
+)
 from blockbench.testing.option_checks import (
     assert_completes_defaults,
     assert_unknown_option_is_refused,
@@ -30,6 +36,9 @@ class DatasetContract:
         plugin_module: the module your entry point names; None means the factory's module.
         registered_name: the name the plugin registers the factory under (checked if set).
         images_checked: how many examples the image checks decode.
+        describes_loaded_data: whether :meth:`~DatasetFactory.describe` describes
+            the data these ``options`` load (False where the suite loads stand-in
+            data, e.g. TFDS's mock data, while the description is the real dataset's).
     """
 
     factory: ClassVar[DatasetFactory | None] = None
@@ -37,6 +46,7 @@ class DatasetContract:
     plugin_module: ClassVar[str | None] = None
     registered_name: ClassVar[str | None] = None
     images_checked: ClassVar[int] = 32
+    describes_loaded_data: ClassVar[bool] = True
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -152,3 +162,23 @@ class DatasetContract:
             except Exception as exc:  # the check reports every undecodable image at once
                 failures.append(f"{e.ref or '?'}: {type(exc).__name__}")
         assert not failures, f"undecodable images: {failures[:5]}"
+
+    def test_describe_agrees_with_load(self, dataset_factory: DatasetFactory,
+                                       loaded: tuple[DatasetSource, list[Example]]) -> None:
+        """A description (what ``compare --dry-run`` plans with) tells what ``load`` gives."""
+        summary = dataset_factory.describe(**dataset_factory.check_options(dict(self.options)))
+        if summary is None:
+            pytest.skip("this dataset does not describe itself; a plan loads it")
+        assert isinstance(summary, DatasetSummary), f"describe() returned {type(summary)}"
+        source, examples = loaded
+        assert summary.n_classes == len(source.class_names), (
+            f"describe() says {summary.n_classes} classes, load() gives {len(source.class_names)}")
+        if summary.fingerprint is not None:
+            assert summary.fingerprint == source.fingerprint, (
+                f"describe() fingerprint {summary.fingerprint!r}, load() {source.fingerprint!r}")
+        splits = Counter(e.split for e in examples)
+        assert all(isinstance(v, int) and v > 0 for v in summary.examples.values()), (
+            f"describe() example counts must be positive ints: {dict(summary.examples)}")
+        if self.describes_loaded_data:
+            assert dict(summary.examples) == dict(splits), (
+                f"describe() counts {dict(summary.examples)}, load() gives {dict(splits)}")

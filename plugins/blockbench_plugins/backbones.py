@@ -7,7 +7,7 @@ top. Importing this module is cheap: Keras is imported inside ``build`` only.
 ImageNet weights are the official keras.applications files, fetched with
 ``keras.utils.get_file`` under Keras's own file names, URLs and hashes, so they
 share the Keras cache (``$KERAS_HOME/models``, by default ``~/.keras/models``)
-with keras.applications. MobileNet V1 and V2 publish one file per training
+with keras.applications (see :mod:`blockbench_plugins.weights_cache`). MobileNet V1 and V2 publish one file per training
 resolution; here ``imagenet`` always means the 224 px release, loaded at any
 input size (convolution weights do not depend on it), so one weights identity
 names one set of weights.
@@ -23,30 +23,16 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from blockbench.components.backbone import BackboneFactory, Weights
-from blockbench.core.errors import BlockbenchError, UsageError
+from blockbench.core.errors import UsageError
 from blockbench.plugin.hookspecs import hookimpl
 from blockbench.plugin.registry import BackboneRegistry
+from blockbench_plugins.weights_cache import WeightsFile, fetch_imagenet
 
 if TYPE_CHECKING:
     import keras
 
 
 _KERAS_APPS = "https://storage.googleapis.com/tensorflow/keras-applications/"
-
-
-@dataclass(frozen=True)
-class WeightsFile:
-    """An official ImageNet weights file, as keras.applications downloads it.
-
-    Attributes:
-        name: file name in the Keras cache's ``models`` folder.
-        origin: download URL.
-        file_hash: md5 or sha256 that Keras checks, or None where Keras checks none.
-    """
-
-    name: str
-    origin: str
-    file_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -262,7 +248,7 @@ class KerasApplication(BackboneFactory):
         keras_weights: str | None = None
         load_path = weights.path if weights.kind == "file" else None
         if weights.kind == "imagenet":
-            path = _fetch(self.imagenet_file(options), self.arch.name)
+            path = fetch_imagenet(self.imagenet_file(options), self.arch.name)
             if self.arch.keras_loads_imagenet:
                 keras_weights = "imagenet"  # found in the cache: the same file was just fetched
             else:
@@ -287,23 +273,6 @@ class KerasApplication(BackboneFactory):
                     f"{settings}: {_first_line(exc)}"
                 ) from exc
         return model
-
-
-def _fetch(file: WeightsFile, backbone: str) -> str:
-    """Download ``file`` into the Keras cache, or find it there; one clear line on failure."""
-    import keras
-
-    try:
-        return str(keras.utils.get_file(
-            file.name, file.origin, cache_subdir="models", file_hash=file.file_hash
-        ))
-    except Exception as exc:  # Keras raises a bare Exception for network failures
-        reason = _first_line(exc).replace(f" on {file.origin}", "")
-        raise BlockbenchError(
-            f"could not download the ImageNet weights of backbone {backbone!r} from "
-            f"{file.origin} ({reason}); offline, copy {file.name} into the Keras cache "
-            "($KERAS_HOME/models, by default ~/.keras/models)"
-        ) from exc
 
 
 def make_factory(arch: Architecture) -> KerasApplication:

@@ -1,18 +1,18 @@
 """Built-in datasets: three TensorFlow Datasets collections and a folder of your own images.
 
-Factories hand over encoded image bytes; the core decodes and resizes them.
-``tensorflow_datasets`` is imported only inside :meth:`TFDSDataset.load`.
+Factories hand over encoded image bytes; the core decodes and resizes them. The TFDS
+factory lives in :mod:`blockbench_plugins.tfds_datasets`.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from blockbench.components.dataset import DatasetFactory, DatasetSource, Example
-from blockbench.core.errors import BlockbenchError, UsageError
+from blockbench.core.errors import UsageError
 from blockbench.core.options import REQUIRED
 from blockbench.plugin.hookspecs import hookimpl
 from blockbench_plugins.image_folder import (
@@ -23,95 +23,9 @@ from blockbench_plugins.image_folder import (
     read_unique,
     scan,
 )
+from blockbench_plugins.tfds_datasets import TFDSDataset
 
 __all__ = ["IMAGE_EXTENSIONS", "ImageFolder", "TFDSDataset"]
-
-_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
-
-
-def _import_tfds() -> Any:
-    try:
-        import tensorflow_datasets as tfds
-    except ImportError:
-        raise UsageError("TFDS datasets need tensorflow-datasets: "
-                         "pip install 'blockbench[tfds]'") from None
-    return tfds
-
-
-def _as_bool(option: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if str(value).strip().lower() in _TRUE | _FALSE:
-        return str(value).strip().lower() in _TRUE
-    raise UsageError(f"dataset option {option}={value!r} is not valid; use true or false")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-class TFDSDataset(DatasetFactory):
-    """A TensorFlow Datasets collection, all official splits pooled (each example keeps its split).
-
-    Options:
-        data_dir: TFDS data directory (default: TFDS's own, ``~/tensorflow_datasets``).
-        download: download and prepare the data if it is not in ``data_dir``.
-
-    The fingerprint is the TFDS name, config and version (``info.full_name``),
-    not the data directory: the same release is the same data anywhere.
-    """
-
-    option_defaults = {"data_dir": None, "download": True}
-    _REF_FEATURES = ("file_name", "image/file_name")
-
-    def __init__(self, tfds_name: str, splits: Mapping[str, str]) -> None:
-        """``splits`` maps TFDS split names to blockbench's ("validation" -> "val")."""
-        self.tfds_name = tfds_name
-        self.splits = dict(splits)
-
-    def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        checked = super().check_options(options)
-        checked["download"] = _as_bool("download", checked["download"])
-        if checked["data_dir"] is not None:
-            checked["data_dir"] = str(Path(str(checked["data_dir"])).expanduser())
-        return checked
-
-    def load(self, **options: Any) -> DatasetSource:
-        options = self.check_options(options)
-        tfds = _import_tfds()
-        try:
-            datasets, info = tfds.load(
-                self.tfds_name, split=list(self.splits), data_dir=options["data_dir"],
-                download=options["download"], with_info=True,
-                decoders={"image": tfds.decode.SkipDecoding()},  # keep JPEG bytes: small until resized
-            )
-        except Exception as exc:
-            where = options["data_dir"] or "the default TFDS data directory"
-            hint = ("downloading needs internet access; or set data_dir to a directory holding a "
-                    "prepared copy" if options["download"]
-                    else f"it is not prepared in {where}; set download=true or point data_dir at it")
-            raise BlockbenchError(f"could not load TFDS dataset {self.tfds_name!r} "
-                                  f"({_first_line(exc)}); {hint}") from exc
-        return DatasetSource(
-            class_names=list(info.features["label"].names),
-            examples=self._examples(tfds, datasets),
-            fingerprint=f"tfds:{info.full_name}",
-            has_official_split=len(self.splits) > 1,
-        )
-
-    def _examples(self, tfds: Any, datasets: list[Any]) -> Iterator[Example]:
-        official = len(self.splits) > 1
-        for tfds_split, dataset in zip(self.splits, datasets, strict=True):
-            for i, record in enumerate(tfds.as_numpy(dataset)):
-                name = next((record[k] for k in self._REF_FEATURES if k in record), None)
-                ref = name.decode(errors="replace") if isinstance(name, bytes) else ""
-                yield Example(
-                    image=bytes(record["image"]),
-                    label=int(record["label"]),
-                    split=self.splits[tfds_split] if official else None,
-                    ref=f"{self.tfds_name}/{tfds_split}#{i}" + (f" ({ref})" if ref else ""),
-                )
 
 
 class ImageFolder(DatasetFactory):
@@ -197,13 +111,16 @@ class ImageFolder(DatasetFactory):
 @hookimpl
 def register_datasets(register) -> None:  # type: ignore[no-untyped-def]
     register("oxford-flowers102",
-             TFDSDataset("oxford_flowers102", {"train": "train", "validation": "val", "test": "test"}),
+             TFDSDataset("oxford_flowers102", {"train": "train", "validation": "val", "test": "test"},
+                         {"train": 1020, "validation": 1020, "test": 6149}, 102),
              description="Oxford 102 Flowers (TFDS oxford_flowers102): 102 classes, 8,189 images, "
                          "official train/val/test", aliases=("flowers102",))
-    register("caltech101", TFDSDataset("caltech101", {"train": "train", "test": "test"}),
+    register("caltech101", TFDSDataset("caltech101", {"train": "train", "test": "test"},
+                                           {"train": 3060, "test": 6084}, 102),
              description="Caltech-101 (TFDS caltech101): 102 labels incl. background, 9,144 images, "
-                         "official train/test (val carved out of train)")
-    register("tf-flowers", TFDSDataset("tf_flowers", {"train": "train"}),
+                         "official train (30 a class) / test; --official-split carves val "
+                         "out of train")
+    register("tf-flowers", TFDSDataset("tf_flowers", {"train": "train"}, {"train": 3670}, 5),
              description="TF Flowers (TFDS tf_flowers): 5 classes, 3,670 images, no official split")
     register("image-folder", ImageFolder(),
              description="Your images: path=<folder> with one sub-folder per class "

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from blockbench.core.errors import UsageError
+from blockbench_plugins.weights_cache import WeightsFile, fetch_imagenet
 
 if TYPE_CHECKING:
     import keras
@@ -223,10 +224,8 @@ def regnet_x(
     if weights == "imagenet":
         file_name = f"{variant}.h5" if include_top else f"{variant}_notop.h5"
         file_hash = config.top_hash if include_top else config.notop_hash
-        path = keras.utils.get_file(
-            file_name, BASE_WEIGHTS_URL + file_name, cache_subdir="models", file_hash=file_hash
-        )
-        model.load_weights(path)
+        weights_file = WeightsFile(file_name, BASE_WEIGHTS_URL + file_name, file_hash)
+        model.load_weights(fetch_imagenet(weights_file, variant))
     elif weights is not None:
         model.load_weights(os.fspath(weights))
     return model

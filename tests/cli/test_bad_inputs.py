@@ -118,6 +118,9 @@ CASES: dict[str, Callable[[Path], list[str]]] = {
     "epochs fractional": _compare("--epochs", "2.5"),
     "epochs not a number": _compare("--epochs", "abc"),
     "retries negative": _compare("--retries", "-1"),
+    "dry-run throughput 0": _compare("--dry-run", "--assume-tflops", "0"),
+    "dry-run throughput not a number": _compare("--dry-run", "--assume-tflops", "fast"),
+    "preset unknown": _compare("--preset", "everything"),
     "split seed not a number": _compare("--split-seed", "abc"),
     # hyper-parameters
     "hparam batch_size abc": _compare("--hparam", "batch_size=abc"),

@@ -300,5 +300,6 @@ def test_a_failed_download_is_one_clear_line(keras_home: Path) -> None:
         factory("vgg16").build(Weights.parse("imagenet"), 64)
     message = str(info.value)
     assert "'vgg16'" in message and "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in message
-    assert "KERAS_HOME" in message and "\n" not in message
+    assert f"the Keras cache folder {keras_home / 'models'}," in message and "\n" not in message
+    assert "--weights PATH" in message and "offline test" in message
     assert not list((keras_home / "models").iterdir())  # nothing half-downloaded left behind

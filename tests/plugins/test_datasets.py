@@ -36,7 +36,7 @@ def test_registered_names_and_alias() -> None:
 
 
 def test_module_import_does_not_load_tensorflow() -> None:
-    code = ("import sys, blockbench_plugins.datasets; "
+    code = ("import sys, blockbench_plugins.datasets, blockbench_plugins.tfds_datasets; "
             "assert 'tensorflow' not in sys.modules and 'tensorflow_datasets' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -54,14 +54,15 @@ def test_tfds_options() -> None:
 
 def test_tfds_missing_gives_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)
-    with pytest.raises(UsageError, match=r"pip install 'blockbench\[tfds\]'"):
+    with pytest.raises(BlockbenchError, match=r"pip install tensorflow-datasets$"):
         TFDSDataset("tf_flowers", {"train": "train"}).load()
 
 
 @pytest.mark.tf
 def test_tfds_not_prepared_offline(tmp_path: Path) -> None:
     factory = TFDSDataset("tf_flowers", {"train": "train"})
-    with pytest.raises(BlockbenchError, match=r"could not load TFDS dataset 'tf_flowers'.*download=true"):
+    with pytest.raises(UsageError, match=rf"^tf_flowers is not prepared in {tmp_path}/tf_flowers/"
+                                         r"[0-9.]+ and download=false; .*download=true"):
         factory.load(data_dir=str(tmp_path), download=False)
 
 
@@ -100,13 +101,14 @@ def test_tf_flowers_prepare_mocked() -> None:
     from blockbench.plugin.manager import get_components
 
     entry = get_components().datasets.get("tf-flowers")
+    offline = {"download": False}  # mock data stands in for a prepared copy: nothing to download
     with tfds.testing.mock_data(num_examples=40, policy=tfds.testing.MockPolicy.USE_CODE):
-        prepared = data.prepare(entry.name, entry.factory, {}, 16, SplitConfig())
+        prepared = data.prepare(entry.name, entry.factory, offline, 16, SplitConfig())
         assert prepared.images.shape == (40, 16, 16, 3) and prepared.n_classes == 5
         assert sum(len(v) for v in prepared.indices.values()) == 40
         assert prepared.fingerprint.startswith("tfds:tf_flowers/")
         with pytest.raises(UsageError, match="dataset 'tf-flowers' has no official split"):
-            data.prepare(entry.name, entry.factory, {}, 16, SplitConfig(kind="official"))
+            data.prepare(entry.name, entry.factory, offline, 16, SplitConfig(kind="official"))
 
 
 def _write(path: Path, content: bytes) -> None:

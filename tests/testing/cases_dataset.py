@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from blockbench.components.dataset import DatasetFactory, DatasetSource, Example
+from blockbench.components.dataset import DatasetFactory, DatasetSource, DatasetSummary, Example
 from blockbench.plugin.hookspecs import hookimpl
 from blockbench.testing import DatasetContract
 
@@ -42,6 +42,10 @@ class GoodData(DatasetFactory):
             data: bytes | np.ndarray = png_bytes(image) if i % 2 else image
             examples.append(Example(data, label, None, f"good/{label}/{i}"))
         return DatasetSource(["dark", "light"], examples, f"good-data:{per_class}")
+
+    def describe(self, **options: Any) -> DatasetSummary:
+        per_class = self.check_options(options)["per_class"]
+        return DatasetSummary(2, {None: 2 * per_class}, f"good-data:{per_class}")
 
 
 class DuckData:
@@ -155,6 +159,15 @@ class TestNegativeSkipped(DatasetContract):
 
 class TestChangingFingerprint(DatasetContract):
     factory = ChangingFingerprint()
+
+
+class MisDescribed(GoodData):
+    def describe(self, **options: Any) -> DatasetSummary:
+        return DatasetSummary(2, {None: 1000}, None)  # a plan would price 1,000 examples
+
+
+class TestMisDescribed(DatasetContract):
+    factory = MisDescribed()
 
 
 class TestFloatArrays(DatasetContract):

@@ -18,6 +18,7 @@ FAST = {
     "TestNegativeSkipped": "test_skipped_and_notes_are_well_formed",
     "TestChangingFingerprint": "test_fingerprint_is_stable",
     "TestFloatArrays": "test_array_images_are_uint8_rgb",
+    "TestMisDescribed": "test_describe_agrees_with_load",
 }
 TF = {"TestCorruptBytes": "test_encoded_images_decode"}
 

@@ -1,5 +1,8 @@
 """Forward FLOP counts of a built Keras backbone, and the FLOPs of a run under each protocol.
 
+The benchmarks compare the engine with naive training through it, and
+``compare --dry-run`` estimates a study's cost from it (:func:`target_flops`).
+
 Counts are analytic, from each layer's input and output shapes: 2 FLOPs per
 multiply-add for convolutions and dense layers, one per output element for
 element-wise layers (two for an inference-mode BatchNormalization, one per
@@ -28,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from blockbench.components.partition import Partition
 from blockbench.train.subgraph import topological_nodes
 
 #: FLOPs per trained parameter per step of Keras' Adam (moments, bias correction, update).
@@ -75,7 +79,7 @@ class NetFlops:
         names: non-input layer names in topological order.
         forward: forward FLOPs of each.
         weighted: whether each has trainable weights.
-        head_forward: forward FLOPs of Flatten -> Dense -> Dense.
+        head_forward: forward FLOPs of the head's two dense layers.
         head_params: parameters of the head.
     """
 
@@ -86,7 +90,12 @@ class NetFlops:
     head_params: int
 
     @classmethod
-    def of(cls, backbone: Any, dense_units: int, n_classes: int) -> NetFlops:
+    def of(cls, backbone: Any, dense_units: int, n_classes: int, head: str = "flatten") -> NetFlops:
+        """Count ``backbone``'s layers and a head of ``dense_units`` over ``n_classes``.
+
+        ``head`` is the hyper-parameter: "flatten" feeds every feature to the
+        dense layer, "gap" their global average (one per channel).
+        """
         per_layer: dict[str, int] = {}
         for node in topological_nodes(backbone):
             if node.operation is None or node.is_input:
@@ -96,6 +105,8 @@ class NetFlops:
                 node.operation, node.input_tensors, node.outputs)
         layers = [lay for lay in backbone.layers if type(lay).__name__ != "InputLayer"]
         features = _size(backbone.outputs[0].shape)
+        if head == "gap":
+            features = int(backbone.outputs[0].shape[-1])
         head_params = features * dense_units + dense_units + dense_units * n_classes + n_classes
         return cls(tuple(lay.name for lay in layers), tuple(per_layer[lay.name] for lay in layers),
                    tuple(bool(lay.trainable_weights) for lay in layers),
@@ -140,3 +151,37 @@ def run_flops(net: NetFlops, first: int | None, block: tuple[int, int] | None, t
     evaluate = (epochs * n_val + n_test + (0 if engine else n_val)) * forward
     prefix = (n_train + n_val + n_test) * net.between(min(computed_from, cut), cut) if cached else 0
     return float(train + evaluate + prefix)
+
+
+def target_flops(net: NetFlops, partition: Partition, target: str, backbone_params: int,
+                 epochs: int, n: tuple[int, int, int], batch_size: int, *,
+                 prefix_from: int | None = None) -> float:
+    """FLOPs of one engine run of ``target`` ("bl1", "bl2" or "block:i") on a cut network.
+
+    Args:
+        net: the backbone's counts.
+        partition: the blocks.
+        target: what trains besides the head.
+        backbone_params: trainable parameters of the whole backbone (BL2 trains them all).
+        epochs: training epochs.
+        n: (n_train, n_val, n_test).
+        batch_size: examples per optimizer step.
+        prefix_from: layer position the engine computes this cut's prefix from (the
+            nearest cut it has cached); None when the prefix is cached already
+            (a later seed of the same cut), so it costs nothing.
+    """
+    kind, _, index = target.partition(":")
+    if kind == "bl1":
+        first, block, trained = None, None, net.head_params
+    elif kind == "bl2":
+        first, block = 0, (0, len(net.forward))
+        trained = backbone_params + net.head_params
+    else:
+        chosen = partition.block(int(index))
+        start = net.names.index(chosen.first_layer)
+        first, block = start, (start, start + len(chosen.layers))
+        trained = chosen.trainable_params + net.head_params
+    cut = len(net.forward) if first is None else first
+    computed_from = cut if prefix_from is None else prefix_from
+    return run_flops(net, first, block, trained, epochs, n, batch_size, engine=True,
+                     computed_from=computed_from)
