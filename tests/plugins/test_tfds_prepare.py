@@ -33,6 +33,7 @@ from blockbench.core.errors import BlockbenchError, UsageError
 from blockbench.core.task import SplitConfig
 from blockbench.data import prepare as data
 from blockbench.plugin.manager import get_components
+from blockbench.testing import DatasetContract
 
 pytestmark = pytest.mark.tf
 
@@ -384,3 +385,29 @@ def test_an_unresolvable_download_host_fails_at_once_without_tfds_retries(
                                               r"access; or point `--dataset-option data_dir"):
         factory.load(data_dir=str(tmp_path / "tfds"))
     assert asked == ["www.robots.ox.ac.uk"]
+
+
+class _PreparedContract(DatasetContract):
+    """The dataset contract on a copy TFDS's real builder prepared from the tiny archives."""
+
+    prepared: str = ""
+    plugin_module = "blockbench_plugins.datasets"
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def dataset_factory(cls, request: pytest.FixtureRequest) -> Any:
+        data_dir, _ = request.getfixturevalue(cls.prepared)
+        cls.options = {"data_dir": str(data_dir), "download": False}
+        return get_components().datasets.get(cls.registered_name or "").factory
+
+
+@pytest.mark.tf
+class TestFlowers102Contract(_PreparedContract):
+    prepared = "flowers"
+    registered_name = "oxford-flowers102"
+
+
+@pytest.mark.tf
+class TestCaltech101Contract(_PreparedContract):
+    prepared = "caltech"
+    registered_name = "caltech101"
