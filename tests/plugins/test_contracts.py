@@ -51,7 +51,8 @@ def _builtins(kind: str) -> list[Entry[Any]]:
 
 
 def _runs_offline(kind: str, entry: Entry[Any]) -> bool:
-    """False for the TFDS collections: they download their data (test_datasets.py mocks them)."""
+    """False for the TFDS collections: they download their data (test_tfds_prepare.py runs
+    the contract on copies their real builders prepared offline)."""
     return not (kind == "dataset" and isinstance(entry.factory, TFDSDataset))
 
 
