@@ -1,6 +1,7 @@
 """TensorFlow Datasets collections, loaded through TFDS's own builders.
 
-``tensorflow_datasets`` is imported only inside :meth:`TFDSDataset.load`. A load
+``tensorflow_datasets`` is imported only inside :meth:`TFDSDataset.load` and
+:meth:`TFDSDataset.describe`. A load
 that fails becomes one line saying what to do: no network (download it elsewhere,
 or point ``data_dir`` / ``TFDS_DATA_DIR`` at a prepared copy), not prepared where
 TFDS looked, or a Python module that TFDS's preparation code imports but that is
@@ -183,15 +184,20 @@ class TFDSDataset(DatasetFactory):
         with back-off, printing a warning each time: offline, minutes of noise
         before one useful line. A name that does not resolve will not resolve on
         a retry either; anything else (a slow or refusing server) is left to TFDS.
+        A host reached through a proxy is not looked up here: the proxy resolves it.
         """
         import socket
+        import urllib.request
         from urllib.parse import urlsplit
 
         builder = tfds.builder(self.tfds_name, data_dir=options["data_dir"])
         if builder.is_prepared():
             return
         hosts = sorted({urlsplit(url).hostname for url in (builder.url_infos or {})} - {None})
+        proxied = bool(urllib.request.getproxies().get("https"))
         for host in hosts:
+            if proxied and not urllib.request.proxy_bypass(host):
+                continue
             try:
                 socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)
             except OSError as exc:  # socket.gaierror: no DNS, so no network for this download

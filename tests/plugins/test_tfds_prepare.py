@@ -411,3 +411,26 @@ class TestFlowers102Contract(_PreparedContract):
 class TestCaltech101Contract(_PreparedContract):
     prepared = "caltech"
     registered_name = "caltech101"
+
+
+def test_a_download_host_behind_a_proxy_is_left_to_the_proxy(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With HTTPS_PROXY set, local DNS may know no outside name: the proxy resolves it."""
+    import socket
+
+    from tensorflow_datasets.core.download import downloader
+
+    def no_dns(host: str, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"looked up {host} although a proxy resolves it")
+
+    def proxy_down(url: str, **kwargs: Any) -> Any:
+        raise ConnectionError("proxy refused the connection")
+
+    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    monkeypatch.setattr(downloader, "_open_url", proxy_down)
+    factory = get_components().datasets.get("oxford-flowers102").factory
+    with pytest.raises(BlockbenchError, match=r"^downloading oxford_flowers102 needs network"):
+        factory.load(data_dir=str(tmp_path / "tfds"))
