@@ -1,7 +1,8 @@
 """Turn a registered dataset into arrays: decode, resize, cache, split.
 
 Images are decoded with TensorFlow (imported lazily) in a parallel
-``tf.data`` pipeline, converted to RGB (grayscale is replicated, alpha is
+``tf.data`` pipeline (or, for a Keras backend without TensorFlow, with Pillow:
+:mod:`blockbench.data.pillow_decode`), converted to RGB (grayscale is replicated, alpha is
 dropped, animations give their first frame) and squashed to S x S without
 cropping, as Keras' ``image_dataset_from_directory`` does by default. The
 resize is bilinear *with* antialiasing, so downscaling large photos to small
@@ -36,6 +37,7 @@ from blockbench.core.quiet import quiet_section
 from blockbench.core.task import SplitConfig
 from blockbench.data.disk_cache import Decoded, read_disk, write_disk
 from blockbench.data.memory import check_decoded_fits
+from blockbench.data.pillow_decode import DECODERS, as_rgb, decode_images_pillow
 from blockbench.data.split import make_split
 
 log = logging.getLogger(__name__)
@@ -114,6 +116,7 @@ def prepare(
     split: SplitConfig,
     *,
     cache_dir: str | Path | None = None,
+    decoder: str = "tensorflow",
 ) -> PreparedData:
     """Load, decode, resize and split a dataset (decoding at most once per key).
 
@@ -124,17 +127,21 @@ def prepare(
         input_size: side S of the square images.
         split: how to split.
         cache_dir: where to keep decoded arrays between processes (None: no disk cache).
+        decoder: "tensorflow" (``tf.data``) or "pillow" (:mod:`blockbench.data.pillow_decode`,
+            for a Keras backend without TensorFlow).
     """
     if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 1:
         raise UsageError(f"input size {input_size!r} is not valid; use a positive number of pixels")
     options = factory.check_options(options)
     source = factory.load(**options)
-    key = cache_key(name, source.fingerprint, options, input_size)
+    if decoder not in DECODERS:
+        raise ValueError(f"decoder {decoder!r} is not one of {DECODERS}")
+    key = cache_key(name, source.fingerprint, options, input_size, decoder)
     decoded = _MEMORY.get(key)
     if decoded is None and cache_dir is not None:
         decoded = read_disk(Path(cache_dir), key, input_size)
     if decoded is None:
-        decoded = decode_source(source, input_size, name=name)
+        decoded = decode_source(source, input_size, name=name, decoder=decoder)
         if cache_dir is not None:
             try:
                 write_disk(Path(cache_dir), key, decoded)
@@ -160,16 +167,20 @@ def prepare(
     )
 
 
-def cache_key(name: str, fingerprint: str, options: Mapping[str, Any], input_size: int) -> str:
-    """Hex digest identifying one decoded array."""
+def cache_key(name: str, fingerprint: str, options: Mapping[str, Any], input_size: int,
+              decoder: str = "tensorflow") -> str:
+    """Hex digest identifying one decoded array (the TensorFlow decoder's keys are as before)."""
     identity = {"name": name, "fingerprint": fingerprint, "options": dict(options),
                 "input_size": input_size, "pipeline": PIPELINE_VERSION}
+    if decoder != "tensorflow":
+        identity["decoder"] = decoder
     text = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def decode_source(source: DatasetSource, input_size: int, *, name: str = "dataset") -> Decoded:
-    """Consume a source's examples and decode them to (N, S, S, 3) uint8."""
+def decode_source(source: DatasetSource, input_size: int, *, name: str = "dataset",
+                  decoder: str = "tensorflow") -> Decoded:
+    """Consume a source's examples and decode them to (N, S, S, 3) uint8 with ``decoder``."""
     payloads: list[bytes | np.ndarray] = []
     labels: list[int] = []
     splits: list[str | None] = []
@@ -191,7 +202,8 @@ def decode_source(source: DatasetSource, input_size: int, *, name: str = "datase
     # Read after consuming: a lazy factory counts the files it could not read as it goes.
     skipped, notes = source.skipped, list(source.notes)
     check_decoded_fits(len(payloads), input_size, resize_batch(input_size), name)
-    images, ok = decode_images(payloads, input_size)
+    decode = decode_images_pillow if decoder == "pillow" else decode_images
+    images, ok = decode(payloads, input_size)
     label_array = np.asarray(labels, dtype=np.int64)
     bad = [refs[i] for i in np.flatnonzero(~ok)]
     undecodable = np.bincount(label_array[~ok], minlength=n_classes)
@@ -258,7 +270,7 @@ def decode_images(payloads: Sequence[bytes | np.ndarray], input_size: int
     by_shape: dict[tuple[int, ...], list[tuple[int, np.ndarray]]] = {}
     for i, payload in enumerate(payloads):
         if not isinstance(payload, (bytes, bytearray)):
-            rgb = _as_rgb(payload)
+            rgb = as_rgb(payload)
             if rgb is not None:
                 by_shape.setdefault(rgb.shape, []).append((i, rgb))
     for shape, items in by_shape.items():
@@ -275,17 +287,3 @@ def decode_images(payloads: Sequence[bytes | np.ndarray], input_size: int
 def _resize(tf: Any, images: Any, size: int) -> Any:
     resized = tf.image.resize(images, (size, size), method="bilinear", antialias=True)
     return tf.saturate_cast(tf.round(resized), tf.uint8)
-
-
-def _as_rgb(array: Any) -> np.ndarray | None:
-    """A uint8 HxWx3 view of a decoded image, or None if it is not one."""
-    a = np.asarray(array)
-    if a.dtype != np.uint8:
-        return None
-    if a.ndim == 2:
-        a = a[..., None]
-    if a.ndim != 3 or a.shape[0] == 0 or a.shape[1] == 0 or a.shape[2] not in (1, 3, 4):
-        return None
-    if a.shape[2] == 1:
-        return np.repeat(a, 3, axis=2)
-    return a[..., :3]

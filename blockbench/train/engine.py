@@ -109,7 +109,7 @@ class Engine:
         # Activations alone first: no need to decode a dataset for a batch that cannot fit.
         check_training_fits(model, 0, hparams["batch_size"], size, bb.name, on_gpu=on_gpu)
         data = prepare(ds.name, ds.factory, ds.factory.check_options(dict(task.dataset_options)),
-                       size, task.split, cache_dir=self.data_cache_dir)
+                       size, task.split, cache_dir=self.data_cache_dir, decoder=image_decoder())
         check_training_fits(model, data.images.nbytes, hparams["batch_size"], size, bb.name,
                             on_gpu=on_gpu)
         params = pt.factory.check_options(dict(task.partition_params))
@@ -179,6 +179,13 @@ def build_backbone(factory: BackboneFactory, weights: Weights, size: int,
     keras.utils.set_random_seed(0)
     with dtype_policy(precision):
         return factory.build(weights, size, **dict(options))
+
+
+def image_decoder() -> str:
+    """The image decoder for Keras's backend: TensorFlow's own, else Pillow (no TensorFlow)."""
+    import keras
+
+    return "tensorflow" if keras.backend.backend() == "tensorflow" else "pillow"
 
 
 def _bytes(text: str) -> int:
