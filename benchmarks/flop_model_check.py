@@ -41,6 +41,7 @@ def predicted(records: list[Any]) -> list[tuple[Any, float]]:
     components = get_components()
     models: dict[Any, Any] = {}
     partitions: dict[Any, Any] = {}
+    nets: dict[Any, NetFlops] = {}
     first_seed: dict[Any, int] = {}
     for r in records:
         key = (r.spec.partition, r.spec.target)
@@ -62,14 +63,14 @@ def predicted(records: list[Any]) -> list[tuple[Any, float]]:
                                                entry.factory.check_options(dict(spec.partition_params)))
         partition = partitions[pkey]
         units, head = int(spec.hparams["dense_units"]), str(spec.hparams["head"])
-        net = NetFlops.of(model, units, _classes(records, spec, model, units, head), head)
-        _, index = parse_target(spec.target)
-        starts = [net.names.index(b.first_layer) for b in partition.blocks]
+        nkey = (mkey, spec.dataset_fingerprint, units, head)
+        if nkey not in nets:  # one walk of the graph per backbone and head, not per run
+            nets[nkey] = NetFlops.of(model, units, _classes(records, spec, model, units, head), head)
+        net = nets[nkey]
         first = spec.seed == first_seed[(spec.partition, spec.target)]
-        prefix = (starts[index - 1] if index else 0) if first else None
         flops = target_flops(net, partition, spec.target, partition.total_trainable_params,
                              int(spec.hparams["epochs"]), (r.n_train, r.n_val, r.n_test),
-                             int(spec.hparams["batch_size"]), prefix_from=prefix)
+                             int(spec.hparams["batch_size"]), pays_prefix=first)
         out.append((r, flops))
     return out
 

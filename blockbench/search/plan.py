@@ -178,15 +178,10 @@ def _price(task: Task, backbone: str, dataset: str, size: int, partition: Partit
                                    space, r.budget, epochs) for r in requests]
     every_block = any(p >= n_blocks for p in planned)
     some = 0 if every_block else min(n_blocks, sum(planned))
-    starts = [net.names.index(b.first_layer) for b in partition.blocks]
 
     def flops(target: str, first_time: bool) -> float:
-        prefix_from = None
-        if first_time:
-            _, _, index = target.partition(":")
-            prefix_from = starts[int(index) - 1] if index and int(index) > 0 else 0
         return target_flops(net, partition, target, partition.total_trainable_params, epochs,
-                            shape.sizes, batch, prefix_from=prefix_from)
+                            shape.sizes, batch, pays_prefix=first_time)
 
     block_targets = [f"block:{i}" for i in range(n_blocks)]
     mean_block = sum(flops(t, False) for t in block_targets) / max(n_blocks, 1)

@@ -155,7 +155,7 @@ def run_flops(net: NetFlops, first: int | None, block: tuple[int, int] | None, t
 
 def target_flops(net: NetFlops, partition: Partition, target: str, backbone_params: int,
                  epochs: int, n: tuple[int, int, int], batch_size: int, *,
-                 prefix_from: int | None = None) -> float:
+                 pays_prefix: bool = False) -> float:
     """FLOPs of one engine run of ``target`` ("bl1", "bl2" or "block:i") on a cut network.
 
     Args:
@@ -166,9 +166,9 @@ def target_flops(net: NetFlops, partition: Partition, target: str, backbone_para
         epochs: training epochs.
         n: (n_train, n_val, n_test).
         batch_size: examples per optimizer step.
-        prefix_from: layer position the engine computes this cut's prefix from (the
-            nearest cut it has cached); None when the prefix is cached already
-            (a later seed of the same cut), so it costs nothing.
+        pays_prefix: the engine computes this cut's prefix for the run (its first seed in a
+            process), from the previous block's cut, which it has cached by then (blocks run
+            in order); False: the prefix is cached already and costs nothing.
     """
     kind, _, index = target.partition(":")
     if kind == "bl1":
@@ -182,6 +182,10 @@ def target_flops(net: NetFlops, partition: Partition, target: str, backbone_para
         first, block = start, (start, start + len(chosen.layers))
         trained = chosen.trainable_params + net.head_params
     cut = len(net.forward) if first is None else first
-    computed_from = cut if prefix_from is None else prefix_from
+    computed_from = cut
+    if pays_prefix:
+        previous = int(index) - 1 if kind == "block" and int(index) > 0 else None
+        computed_from = 0 if previous is None else net.names.index(
+            partition.block(previous).first_layer)
     return run_flops(net, first, block, trained, epochs, n, batch_size, engine=True,
                      computed_from=computed_from)

@@ -26,7 +26,7 @@ from blockbench.components.backbone import BackboneFactory, Weights
 from blockbench.core.errors import UsageError
 from blockbench.plugin.hookspecs import hookimpl
 from blockbench.plugin.registry import BackboneRegistry
-from blockbench_plugins.weights_cache import WeightsFile, fetch_imagenet
+from blockbench_plugins.weights_cache import WeightsFile, fetch_imagenet, first_line
 
 if TYPE_CHECKING:
     import keras
@@ -201,10 +201,6 @@ def _coerce(backbone: str, key: str, value: Any, choice: Choice) -> Any:
     return match
 
 
-def _first_line(exc: BaseException) -> str:
-    return (f"{type(exc).__name__}: {exc}".strip().splitlines() or [""])[0]
-
-
 class KerasApplication(BackboneFactory):
     """Builds one keras.applications-style architecture from its :class:`Architecture` row."""
 
@@ -270,7 +266,7 @@ class KerasApplication(BackboneFactory):
                 settings = "".join(f", {k}={v}" for k, v in options.items())
                 raise UsageError(
                     f"weights file {load_path!r} does not fit backbone {self.arch.name!r}"
-                    f"{settings}: {_first_line(exc)}"
+                    f"{settings}: {first_line(exc)}"
                 ) from exc
         return model
 

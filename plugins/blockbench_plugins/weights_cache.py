@@ -33,7 +33,8 @@ class WeightsFile:
     file_hash: str | None = None
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The exception's type and the first line of its message."""
     return (f"{type(exc).__name__}: {exc}".strip().splitlines() or [""])[0]
 
 
@@ -70,7 +71,7 @@ def _download_failure(exc: BaseException) -> str:
     """Why a download failed: Keras's "URL fetch failure on URL: CODE -- REASON" made short."""
     found = re.fullmatch(r"URL fetch failure on \S+: (.*?) -- (.*)", str(exc).strip(), re.DOTALL)
     if found is None:
-        return _first_line(exc)
+        return first_line(exc)
     code, reason = found.groups()
     return (reason if code == "None" else f"{code} {reason}").splitlines()[0]
 

@@ -51,7 +51,7 @@ def test_protocol_order(cut) -> None:  # type: ignore[no-untyped-def]
     last = target_flops(net, partition, f"block:{len(partition) - 1}", **common)
     assert bl1 < last < bl2
     # A cut's prefix is paid once: the first time it costs more than with the prefix cached.
-    first = target_flops(net, partition, "block:1", prefix_from=0, **common)
+    first = target_flops(net, partition, "block:1", pays_prefix=True, **common)
     assert first > target_flops(net, partition, "block:1", **common)
     # The engine never costs more than naive training of the same run.
     block = partition.block(1)
