@@ -17,9 +17,11 @@ and an exhaustive search (every block, or the subset ``--blocks`` picks, in
 order; engine caches cleared at its start). Reported: wall times and ratios,
 peak RSS during runs, the saving the FLOP count of the frozen-prefix work
 makes achievable (``blockbench/train/flops.py``) and how much of it was obtained, and profiles
-of what bounds the engine (``profile_engine.py``). Run it as::
+of what bounds the engine (``profile_engine.py``, TensorFlow only). Each Keras backend
+is measured in its own process (Keras picks its backend once per process)::
 
     python benchmarks/bench_engine.py --out leaderboards/benchmarks
+    python benchmarks/bench_engine.py --backend jax --name engine-jax --out leaderboards/benchmarks
 """
 
 from __future__ import annotations
@@ -180,7 +182,12 @@ def bench_workload(name: str, args: argparse.Namespace) -> dict:
     q4 = [b.index for b in blocks if b.quarter == 4]
     q4_target = f"block:{q4[len(q4) // 2]}"
     cache = problem.runtime.activations(problem)
-    result: dict[str, Any] = {"workload": name, "task": {
+    import keras
+
+    from blockbench.core.backends import backend_version
+
+    result: dict[str, Any] = {"workload": name, "backend": backend_version(keras.backend.backend()),
+                              "task": {
         "backbone": task.backbone, "options": dict(task.backbone_options), "weights": task.weights,
         "dataset": task.dataset, "images": len(problem.data.labels),
         "input_size": problem.input_size, "epochs": args.epochs,
@@ -225,7 +232,7 @@ def bench_workload(name: str, args: argparse.Namespace) -> dict:
     row(f"exhaustive search ({len(chosen)} of {len(blocks)} blocks)", pairs, flops)
     cache = problems["engine"].runtime.activations(problem)  # clear() made a new one
     result["activation_cache_mb"] = round(cache.nbytes / 2**20, 1)
-    if not args.skip_profile:
+    if not args.skip_profile and keras.backend.backend() == "tensorflow":
         result["head_profile"] = head_profile(problem)
     return result
 
@@ -233,6 +240,8 @@ def bench_workload(name: str, args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workload", action="append", choices=["demo", "mobilenet"])
+    parser.add_argument("--backend", choices=["tensorflow", "jax"],
+                        help="Keras backend (default: $KERAS_BACKEND, else tensorflow)")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--blocks", default="all", help="all, every:K or a list such as 0,5,9")
     parser.add_argument("--repeats", type=int, default=2, help="side-by-side pairs of BL1 and Q4")
@@ -244,6 +253,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="folder for NAME.md and NAME.json")
     parser.add_argument("--name", default="engine", help="file name of the report")
     args = parser.parse_args(argv)
+    if args.backend:  # before anything imports Keras, which reads it once
+        os.environ["KERAS_BACKEND"] = args.backend
     workloads = args.workload or ["demo", "mobilenet"]
     command = "python benchmarks/bench_engine.py " + " ".join(argv if argv is not None
                                                                else sys.argv[1:])

@@ -57,8 +57,9 @@ def render(results: list[dict], command: str) -> str:
     for res in results:
         t = res["task"]
         keras = any("keras_s" in row for row in res["rows"])
+        backend = f", on {res['backend']}" if res.get("backend") else ""
         lines += [f"## {res['workload']}: {t['backbone']} {t['options'] or ''} (weights "
-                  f"{t['weights']}) on {t['dataset']}", "",
+                  f"{t['weights']}) on {t['dataset']}{backend}", "",
                   f"{t['images']} images, {t['input_size']} px, {t['epochs']} epochs, "
                   f"partition {t['partition']} ({t['blocks']} blocks), backbone "
                   f"{t['backbone_mflops_per_image']} MFLOP per image forward, head "

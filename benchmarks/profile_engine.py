@@ -53,7 +53,7 @@ def head_profile(problem: Any, batch: int = 24, repeats: int = 3) -> dict[str, A
     import numpy as np
     import tensorflow as tf
 
-    from blockbench.train.steps import make_optimizer
+    from blockbench.train.steps_tensorflow import make_optimizer
 
     finetune = problem.finetune
     cache = problem.runtime.activations(problem)

@@ -10,6 +10,7 @@ from rich.markup import escape
 from blockbench.cli.flags import component_option, policy_options
 from blockbench.cli.output import console, err_console
 from blockbench.cli.plan_output import print_plan
+from blockbench.core.backends import check_backend
 from blockbench.core.files import check_directory
 from blockbench.core.options import parse_assignments
 from blockbench.core.presets import PRESETS
@@ -85,6 +86,7 @@ def compare_command(**kw: Any) -> None:
     blockbench's own script, on a generated dataset, every block, 2 seeds.
     """
 
+    check_backend()  # an unsupported backend stops before Keras is imported
     settings = Settings()
     bare = not (kw["backbone"] or kw["dataset"] or kw["config_file"])
     preset = kw["preset"] or ("demo" if bare else None)

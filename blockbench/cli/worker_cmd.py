@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from blockbench.cli.output import err_console
+from blockbench.core.backends import check_backend
 from blockbench.plugin import manager
 from blockbench.search.progress import ProgressReporter
 from blockbench.search.worker import run_worker
@@ -37,6 +38,7 @@ def worker_command(storage: str, study: str, poll: float, stale_after: float | N
     a failed job).
     """
 
+    check_backend()  # an unsupported backend stops before Keras is imported
     store = Store(storage, stale_after=stale_after, create=False)  # a study's store exists
     results = ResultsDir(None, store=store)
     progress = ProgressReporter(err_console(), quiet=quiet)

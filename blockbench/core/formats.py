@@ -163,7 +163,7 @@ class Format:
         raise FormatError(f"{where}not a {self.title} (it has no {missing})")
 
 
-RUN_RECORD = Format("run record", 2, version_key="schema_version", keys=("spec", "status"))
+RUN_RECORD = Format("run record", 3, version_key="schema_version", keys=("spec", "status"))
 SEARCH_RECORD = Format("search record", 1, version_key="schema_version", keys=("policy", "pick"))
 LEADERBOARD = Format("blockbench leaderboard", 2, version_key="format_version",
                      name="blockbench-leaderboard")
@@ -175,6 +175,17 @@ REPLAY_REPORT = Format("blockbench replay report", 1, version_key="format_versio
 def _run_record_1_to_2(doc: Document) -> Document:
     # Version 2 keeps which examples each run predicted right; version 1 did not.
     doc["val_correct"] = doc["test_correct"] = None
+    return doc
+
+
+@RUN_RECORD.step(2)
+def _run_record_2_to_3(doc: Document) -> Document:
+    # Version 3 records the Keras backend (in the identity) and its version (beside it); every
+    # run before was trained on TensorFlow, of a version nobody wrote down.
+    spec = doc.get("spec")
+    if isinstance(spec, dict):
+        spec.setdefault("backend", "tensorflow")
+    doc["backend_version"] = None
     return doc
 
 

@@ -53,6 +53,9 @@ class RunRecord:
         data_notes: what the dataset left out or could not use (undecodable
             images, duplicates...), one line each; absent from the JSON when none.
         blockbench_version: version that produced the record (not part of the hash).
+        backend_version: the versions of the Keras backend's packages and Keras
+            (:func:`~blockbench.core.backends.backend_version`), not part of the
+            hash; None for records written before it was kept (version 2).
         schema_version: record layout version.
         created_at: ISO timestamp, UTC.
         host: machine name and device, informative only.
@@ -79,6 +82,7 @@ class RunRecord:
     wall_seconds: float = 0.0
     data_notes: list[str] = field(default_factory=list)
     blockbench_version: str = __version__
+    backend_version: str | None = None
     schema_version: int = RUN_RECORD.version
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     host: str = field(default_factory=platform.node)

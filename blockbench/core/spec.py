@@ -22,6 +22,12 @@ Training semantics of protocol 1 (see ``docs/performance.md``):
 * ``precision=mixed_float16`` computes in float16 with float32 variables and
   a float32 softmax, with dynamic loss scaling; ``xla=true`` compiles each
   epoch with XLA. Both change results slightly, hence are part of the identity.
+* The Keras backend (TensorFlow or JAX) computes the same protocol with
+  different kernels, so its numerics differ: the backend is part of the
+  identity, and a JAX run is never a cache hit for a TensorFlow one. The hashed
+  JSON leaves ``backend`` out when it is TensorFlow, so the hashes of runs made
+  before the field existed (all TensorFlow) stay valid. The backend's version
+  is recorded beside the identity (``RunRecord.backend_version``), not in it.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from blockbench.core.backends import DEFAULT_BACKEND
 from blockbench.core.errors import UsageError
 
 #: Bump only when a change alters what a run computes (never for refactors).
@@ -91,6 +98,7 @@ class RunSpec:
         target: "bl1", "bl2" or "block:i".
         seed: the run's training seed.
         hparams: training hyper-parameters (see REFERENCE_HPARAMS).
+        backend: the Keras backend that trains the run ("tensorflow" or "jax").
         protocol: protocol version.
     """
 
@@ -108,6 +116,7 @@ class RunSpec:
     target: str
     seed: int
     hparams: Mapping[str, Any] = field(default_factory=lambda: dict(REFERENCE_HPARAMS))
+    backend: str = DEFAULT_BACKEND
     protocol: int = PROTOCOL_VERSION
 
     def __post_init__(self) -> None:
@@ -131,8 +140,16 @@ class RunSpec:
 
     @property
     def run_hash(self) -> str:
-        """sha256 of the canonical JSON of the identity."""
-        return hashlib.sha256(canonical_json(asdict(self)).encode()).hexdigest()
+        """sha256 of the canonical JSON of the identity (see :meth:`hashed`)."""
+        return hashlib.sha256(canonical_json(self.hashed()).encode()).hexdigest()
+
+    def hashed(self) -> dict[str, Any]:
+        """The identity as hashed: the fields, less ``backend`` when it is the default one
+        (runs from before the backend was recorded keep their hashes)."""
+        data = asdict(self)
+        if data["backend"] == DEFAULT_BACKEND:
+            del data["backend"]
+        return data
 
     def with_(self, **changes: Any) -> RunSpec:
         data = asdict(self)

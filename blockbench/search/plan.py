@@ -10,7 +10,8 @@ the engine's protocol, the optimizer's updates, and each cut's prefix once.
 GPU-hours divide those FLOPs by a stated sustained throughput.
 
 Runs already in the store cost nothing. They are matched on everything that
-identifies a run except the partition digest, which for a few backbones
+identifies a run (the Keras backend this process would train on included)
+except the partition digest, which for a few backbones
 depends on the weights the plan does not download (Keras adds layers only
 with ImageNet weights); where the dataset's fingerprint needs its data, on
 everything else.
@@ -25,6 +26,7 @@ from typing import Any
 from blockbench.components.backbone import Weights
 from blockbench.components.partition import Partition, build_partition
 from blockbench.components.policy import SearchSpace
+from blockbench.core.backends import check_backend
 from blockbench.core.records import RunRecord
 from blockbench.core.spec import RunSpec, canonical_json
 from blockbench.core.task import Task
@@ -128,6 +130,7 @@ def plan_compare(tasks: Sequence[Task], requests: Sequence[PolicyRequest], seeds
                  tflops: float = DEFAULT_TFLOPS) -> Plan:
     """Price every task's runs (tasks and policies already checked, as by ``check_compare``)."""
     plan = Plan(tflops=tflops)
+    backend = check_backend()
     stored = _Stored(finished)
     models: dict[tuple[Any, ...], Any] = {}
     shapes: dict[tuple[Any, ...], DataShape] = {}
@@ -158,7 +161,8 @@ def plan_compare(tasks: Sequence[Task], requests: Sequence[PolicyRequest], seeds
             preprocessing=resolve_preprocessing(bb.factory, task.preprocessing), dataset=ds.name,
             dataset_fingerprint=shape.fingerprint or "", split=shape.split_identity,
             partition=partition.strategy, partition_params=dict(partition.params),
-            partition_digest=partition.digest, target="block:0", seed=0, hparams=hparams)
+            partition_digest=partition.digest, target="block:0", seed=0, hparams=hparams,
+            backend=backend)
         unknown = ("partition_digest",) + (() if shape.fingerprint else ("dataset_fingerprint",))
         plan.rows.append(_price(task, bb.name, ds.name, size, partition, shape, net,
                                 hparams, requests, seeds, components, stored, template, unknown))

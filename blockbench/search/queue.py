@@ -3,7 +3,8 @@
 ``compare --detach`` stores the study's definition (tasks, policies, seeds)
 and queues one *run job* per run known in advance (the baselines, and every
 target of an exhaustive policy) and one *search job* per (task, seed,
-policy). ``blockbench worker`` claims jobs atomically (``FOR UPDATE SKIP
+policy). The study keeps the Keras backend it was queued under: run identities
+include it, so only workers on that backend may work it. ``blockbench worker`` claims jobs atomically (``FOR UPDATE SKIP
 LOCKED`` on PostgreSQL, the write lock on SQLite), run jobs first. An
 adaptive policy (Optuna TPE, successive halving...) decides its next run from
 the previous ones, so its search job runs the policy in the worker holding
@@ -25,6 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select
 
 from blockbench.components.policy import Budget, SearchSpace
+from blockbench.core.backends import DEFAULT_BACKEND
 from blockbench.core.errors import UnknownNameError, UsageError
 from blockbench.core.spec import canonical_json
 from blockbench.core.task import SplitConfig, Task
@@ -39,21 +41,33 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 
 @dataclass
 class StudyDefinition:
-    """What a detached study searches, enough for a worker to rebuild each problem."""
+    """What a detached study searches, enough for a worker to rebuild each problem.
+
+    Attributes:
+        tasks: what to search.
+        policies: the policies, with their options and budgets.
+        seeds: the training seeds.
+        retries: extra attempts for a failed run.
+        backend: the Keras backend the study trains on (its workers must run it).
+    """
 
     tasks: list[Task]
     policies: list[PolicyRequest]
     seeds: list[int]
     retries: int = 1
+    backend: str = DEFAULT_BACKEND
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "tasks": [dataclasses.asdict(t) for t in self.tasks],
             "policies": [{"name": p.name, "options": dict(p.options),
                           "budget": {"runs": p.budget.runs, "epochs": p.budget.epochs}}
                          for p in self.policies],
             "seeds": list(self.seeds), "retries": self.retries,
         }
+        if self.backend != DEFAULT_BACKEND:  # TensorFlow studies keep their stored text and names
+            data["backend"] = self.backend
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StudyDefinition:
@@ -64,7 +78,8 @@ class StudyDefinition:
             tasks.append(Task(**{**raw, "split": SplitConfig(**split)}))
         policies = [PolicyRequest(p["name"], p["options"], Budget(**p["budget"]))
                     for p in data["policies"]]
-        return cls(tasks, policies, list(data["seeds"]), int(data["retries"]))
+        return cls(tasks, policies, list(data["seeds"]), int(data["retries"]),
+                   str(data.get("backend", DEFAULT_BACKEND)))
 
     def default_name(self) -> str:
         """A name derived from the definition, so the same detach twice is one study."""

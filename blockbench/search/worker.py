@@ -3,7 +3,10 @@
 Workers need nothing but the storage URL and the study name: the study's
 definition in the store tells them what to build. Every worker resolves the
 same problems (the run identity includes the dataset's fingerprint and the
-partition's digest), so a run trained by one is a cache hit for the others.
+partition's digest), so a run trained by one is a cache hit for the others. They must train on
+the Keras backend the study was queued under, which is part of every run's
+identity: a worker on another backend refuses the study before claiming a job,
+leaving the jobs to the workers that can do them.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from blockbench.core.backends import check_backend
+from blockbench.core.errors import UsageError
 from blockbench.core.task import Task
 from blockbench.plugin.registry import Components
 from blockbench.search.compare import PolicyRequest, make_policy, run_search
@@ -47,7 +52,8 @@ def detach_study(name: str | None, tasks: Sequence[Task], policies: Sequence[Pol
         entry = components.policies.get(request.name)
         make_policy(entry, request.options, None)  # options are checked before anything is queued
         canonical[request.name] = entry.name
-    definition = StudyDefinition(list(tasks), list(policies), list(seeds), retries)
+    backend = check_backend()
+    definition = StudyDefinition(list(tasks), list(policies), list(seeds), retries, backend)
     name = check_study_name(name) if name else definition.default_name()
     spaces = []
     for task in tasks:
@@ -76,9 +82,17 @@ def run_worker(study: str, components: Components, results: ResultsDir,
         progress: progress display.
         poll: seconds between looks at the queue when every job is taken.
         max_jobs: stop after this many jobs (None: until the study is done).
+
+    Raises:
+        UsageError: this process's Keras backend is not the study's.
     """
     queue = WorkQueue(results.store)
     definition = queue.definition(study)
+    backend = check_backend()
+    if backend != definition.backend:
+        raise UsageError(f"study {study!r} trains on the Keras backend {definition.backend!r}, "
+                         f"but this worker runs {backend!r}; start it with "
+                         f"KERAS_BACKEND={definition.backend}")
     engine = Engine(components)
     problems: dict[int, Problem] = {}
     evaluators: dict[tuple[int, int], TrainingEvaluator] = {}

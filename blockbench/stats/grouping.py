@@ -1,8 +1,9 @@
 """Group run records into tables and decide, per seed, what each method reports.
 
 A *table* is one (backbone, dataset, partition, weights, input size), plus a
-``variant`` string naming backbone options and hyper-parameters that differ
-from the reference protocol, so runs trained differently never mix. BL1 and
+``variant`` string naming the Keras backend when it is not TensorFlow, and
+backbone options and hyper-parameters that differ from the reference protocol,
+so runs trained differently never mix. BL1 and
 BL2 do not depend on the partition, so one baseline run serves every
 partition's table.
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from blockbench.components.partition import quarter_of
+from blockbench.core.backends import DEFAULT_BACKEND
 from blockbench.core.records import RunRecord, SearchRecord
 from blockbench.core.spec import PROTOCOL_VERSION, REFERENCE_HPARAMS, RunSpec, parse_target
 
@@ -79,8 +81,10 @@ class TableKey:
 
 
 def variant_of(spec: RunSpec) -> str:
-    """Backbone options and non-reference hyper-parameters, e.g. ``alpha=0.25,epochs=2``."""
-    parts = [f"{k}={v}" for k, v in sorted(spec.backbone_options.items())]
+    """The backend unless TensorFlow, backbone options and non-reference hyper-parameters, e.g.
+    ``backend=jax,alpha=0.25,epochs=2`` (TensorFlow tables keep the ids they always had)."""
+    parts = [f"backend={spec.backend}"] if spec.backend != DEFAULT_BACKEND else []
+    parts += [f"{k}={v}" for k, v in sorted(spec.backbone_options.items())]
     parts += [f"{k}={v}" for k, v in sorted(spec.hparams.items()) if REFERENCE_HPARAMS.get(k) != v]
     if spec.protocol != PROTOCOL_VERSION:
         parts.append(f"protocol={spec.protocol}")

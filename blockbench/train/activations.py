@@ -22,7 +22,6 @@ the whole network instead (recompute, same results).
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import os
@@ -33,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from blockbench.train.loop import preprocessing
+from blockbench.train.steps import Transform, backend_steps
 from blockbench.train.subgraph import Cut, cut, segment
 
 if TYPE_CHECKING:
@@ -140,17 +141,14 @@ class ActivationCache:
 
     def _compute(self, images: np.ndarray, preprocess: Callable[[Any], Any],
                  start: _Entry | None, target: Cut) -> list[Any]:
-        import tensorflow as tf
-
+        backend = backend_steps()
+        transform: Transform | None
         if start is not None:
             known = {id(t): x for t, x in zip(start.cut.frontier, start.tensors, strict=True)}
             sources, transform = start.tensors, None
         else:
             known = {}
-            sources = [tf.convert_to_tensor(images)]
-
-            def transform(xs: list[Any]) -> list[Any]:
-                return [preprocess(tf.cast(xs[0], tf.float32))]
+            sources, transform = [backend.to_device(images)], preprocessing(preprocess)
 
         # Tensors already in the start frontier (skips crossing both cuts) are reused as they are.
         new = [t for t in target.frontier if id(t) not in known]
@@ -158,27 +156,6 @@ class ActivationCache:
             outputs = Cut(target.first, target.position, tuple(new))
             model = segment(self.backbone, start.cut if start else None, outputs,
                             name=f"{self.backbone.name}_prefix_{target.first or 'all'}")
-            known.update(zip(map(id, new), self._forward(model, sources, transform), strict=True))
+            computed = backend.forward(model, sources, transform, self.batch_size)
+            known.update(zip(map(id, new), computed, strict=True))
         return [known[id(t)] for t in target.frontier]
-
-    def _forward(self, model: keras.Model, sources: list[Any],
-                 transform: Callable[[list[Any]], list[Any]] | None) -> list[Any]:
-        import tensorflow as tf
-
-        single = len(model.inputs) == 1
-
-        def run(xs: list[Any]) -> list[Any]:
-            if transform is not None:
-                xs = transform(xs)
-            out = model(xs[0] if single else xs, training=False)
-            return list(out) if isinstance(out, (list, tuple)) else [out]
-
-        # One trace for every batch length, the last (shorter) one included.
-        forward = tf.function(functools.partial(run), input_signature=[  # see steps._LengthGeneric
-            [tf.TensorSpec((None, *s.shape[1:]), s.dtype) for s in sources]])
-
-        n = int(sources[0].shape[0])
-        chunks: list[list[Any]] = []
-        for begin in range(0, n, self.batch_size):
-            chunks.append(forward([s[begin:begin + self.batch_size] for s in sources]))
-        return [tf.concat([c[i] for c in chunks], axis=0) for i in range(len(chunks[0]))]

@@ -33,6 +33,7 @@ from typing import Any
 
 from blockbench.components.backbone import BackboneFactory, Weights, check_weights
 from blockbench.components.partition import Partition, build_partition
+from blockbench.core.backends import check_backend, keras_backend_name
 from blockbench.core.errors import UsageError
 from blockbench.core.options import check_named_options
 from blockbench.core.task import Task
@@ -44,6 +45,7 @@ from blockbench.train.batch_memory import check_training_fits
 from blockbench.train.finetune import FineTuneModel, dtype_policy
 from blockbench.train.problem import Problem
 from blockbench.train.runtime import Runtime
+from blockbench.train.steps import backend_steps
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ class Engine:
     def check(self, task: Task) -> None:
         """Validate names and options without importing TensorFlow (fail fast, one line)."""
 
+        check_backend(keras_backend_name())
         bb = self.components.backbones.get(task.backbone)
         bb.factory.check_input_size(task.input_size or bb.factory.default_input_size)
         check_named_options(bb.factory, dict(task.backbone_options), "backbone", bb.name)
@@ -138,15 +141,11 @@ class Engine:
             return FineTuneModel(backbone, problem.data.n_classes, problem.hparams)
 
     def _on_gpu(self) -> bool:
-        import tensorflow as tf
-
-        return bool(tf.config.list_physical_devices("GPU"))
+        return bool(backend_steps().on_gpu())
 
     def _enable_determinism(self) -> None:
         if not self._determinism:
-            import tensorflow as tf
-
-            tf.config.experimental.enable_op_determinism()
+            backend_steps().enable_determinism()
             self._determinism = True
 
 

@@ -2,9 +2,10 @@
 
 The engine's ``keras`` mode (:mod:`blockbench.train.engine`) builds the backbone
 again for every run, compiles it, and trains the whole network with
-``keras.Model.fit`` on a ``tf.data`` pipeline that preprocesses every batch,
-then evaluates with ``predict`` (the loss and accuracy ``evaluate`` would report, and
-which examples were right): what a plain Keras implementation of the
+``keras.Model.fit`` on batches that are preprocessed as they are read (a
+``tf.data`` pipeline on TensorFlow, a ``keras.utils.PyDataset`` elsewhere: the
+step module's ``fit_batches``), then evaluates with ``predict`` (the loss and
+accuracy ``evaluate`` would report, and which examples were right): what a plain Keras implementation of the
 reference study does, with Keras' own Adam. It shares with the engine's
 compiled loop (:mod:`blockbench.train.steps`) only the order of the examples
 (:func:`~blockbench.train.loop.epoch_order`) and the dropout seeds, and
@@ -34,44 +35,26 @@ from blockbench.train.loop import (
     epoch_order,
     fail,
     new_record,
+    recorded_failure,
 )
-from blockbench.train.steps import make_optimizer
+from blockbench.train.optimizers import make_optimizer
+from blockbench.train.steps import backend_steps
 
 
 def _dataset(inputs: RunInputs, split: str, batch_size: int) -> Any:
-    """A tf.data pipeline over one split, in index order, preprocessing every batch."""
-    import tensorflow as tf
-
+    """One split's preprocessed batches, in index order."""
     data = inputs.data
-    ds = tf.data.Dataset.from_tensor_slices((data.x(split), tf.one_hot(data.y(split),
-                                                                       data.n_classes)))
-    preprocess = inputs.preprocess
-
-    def prepare(images: Any, labels: Any) -> tuple[Any, Any]:
-        return preprocess(tf.cast(images, tf.float32)), labels
-
-    return ds.batch(batch_size).map(prepare, num_parallel_calls=None).prefetch(2)
+    return backend_steps().fit_batches(data.images, data.labels, data.n_classes,
+                                       [np.asarray(data.indices[split])], batch_size,
+                                       inputs.preprocess)
 
 
 def _train_dataset(inputs: RunInputs, batch_size: int, seed: int, epochs: int) -> Any:
     """Every epoch's batches in :func:`~blockbench.train.loop.epoch_order`, one epoch after another."""
-    import tensorflow as tf
-
     data = inputs.data
-    images = tf.constant(data.images)
-    labels = tf.one_hot(data.labels, data.n_classes)
-    epochs_batches = [tf.data.Dataset.from_tensor_slices(
-        epoch_order(data.indices["train"], seed, epoch)).batch(batch_size)
-        for epoch in range(1, epochs + 1)]
-    ds = epochs_batches[0]
-    for batches in epochs_batches[1:]:
-        ds = ds.concatenate(batches)
-    preprocess = inputs.preprocess
-
-    def prepare(index: Any) -> tuple[Any, Any]:
-        return preprocess(tf.cast(tf.gather(images, index), tf.float32)), tf.gather(labels, index)
-
-    return ds.map(prepare, num_parallel_calls=None).prefetch(2)
+    orders = [epoch_order(data.indices["train"], seed, epoch) for epoch in range(1, epochs + 1)]
+    return backend_steps().fit_batches(data.images, data.labels, data.n_classes, orders,
+                                       batch_size, inputs.preprocess)
 
 
 def _evaluate(inputs: RunInputs, split: str, batch_size: int) -> tuple[float, np.ndarray]:
@@ -136,7 +119,6 @@ def fit_run(spec: RunSpec, inputs: RunInputs, on_epoch: EpochCallback | None = N
             epochs: int | None = None) -> RunRecord:
     """Train ``spec`` with compile + fit; NaN loss and out-of-memory become failed records."""
     import keras
-    import tensorflow as tf
 
     hp = spec.hparams
     epochs = int(epochs if epochs is not None else hp["epochs"])
@@ -150,7 +132,7 @@ def fit_run(spec: RunSpec, inputs: RunInputs, on_epoch: EpochCallback | None = N
     batch = int(hp["batch_size"])
     recorder = _Recorder(inputs, epochs, keep_best, on_epoch)
     try:
-        ft.model.compile(optimizer=make_optimizer(hp, fused=False), loss="categorical_crossentropy",
+        ft.model.compile(optimizer=make_optimizer(hp), loss="categorical_crossentropy",
                          metrics=["accuracy"], jit_compile=bool(hp.get("xla", False)))
         # One iterator over all epochs (steps_per_epoch given), so each epoch gets its order.
         ft.model.fit(_train_dataset(inputs, batch, spec.seed, epochs), epochs=epochs,
@@ -170,7 +152,9 @@ def fit_run(spec: RunSpec, inputs: RunInputs, on_epoch: EpochCallback | None = N
         check_finite(record)
         record.val_correct = RunRecord.encode_correct(val_hits)
         record.test_correct = RunRecord.encode_correct(test_hits)
-    except (RunFailed, tf.errors.ResourceExhaustedError, MemoryError) as exc:
+    except Exception as exc:
+        if not recorded_failure(exc):
+            raise
         fail(record, exc)
     record.history = recorder.history
     record.epochs_run = len(recorder.history)

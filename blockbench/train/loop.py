@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from blockbench.core.backends import backend_version
 from blockbench.core.records import FAILED, OK, RunRecord
 from blockbench.core.spec import RunSpec
 from blockbench.data.prepare import PreparedData
 from blockbench.train.finetune import FineTuneModel
-from blockbench.train.steps import StepCache, Transform
+from blockbench.train.steps import StepCache, Transform, backend_steps
 
 if TYPE_CHECKING:
     import keras
@@ -86,19 +87,24 @@ class RunInputs:
 def image_feed(finetune: FineTuneModel, images: Any, preprocess: Callable[[Any], Any],
                key: Hashable) -> Feed:
     """Feed the whole network with uint8 images, cast and preprocessed inside the graph."""
-    import tensorflow as tf
+    return Feed(finetune.model, [backend_steps().to_device(images)], preprocessing(preprocess), key)
+
+
+def preprocessing(preprocess: Callable[[Any], Any]) -> Transform:
+    """The in-graph transform of uint8 image batches: cast to float32, then ``preprocess``."""
+    import keras
 
     def transform(xs: list[Any]) -> list[Any]:
-        return [preprocess(tf.cast(xs[0], tf.float32))]
+        return [preprocess(keras.ops.cast(xs[0], "float32"))]
 
-    return Feed(finetune.model, [tf.convert_to_tensor(images)], transform, key)
+    return transform
 
 
 def new_record(spec: RunSpec, inputs: RunInputs) -> RunRecord:
     data = inputs.data
     return RunRecord(spec=spec, status=OK, block=inputs.block, n_train=len(data.indices["train"]),
                      n_val=len(data.indices["val"]), n_test=len(data.indices["test"]),
-                     data_notes=list(data.notes))
+                     data_notes=list(data.notes), backend_version=backend_version(spec.backend))
 
 
 def fail(record: RunRecord, exc: BaseException) -> None:
@@ -109,6 +115,11 @@ def fail(record: RunRecord, exc: BaseException) -> None:
     record.error = f"{type(exc).__name__}: {reason}".splitlines()[0][:500]
     record.val_acc = record.test_acc = None
     record.val_correct = record.test_correct = None
+
+
+def recorded_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` fails the run in a recorded way (NaN loss, out of memory)."""
+    return isinstance(exc, (RunFailed, MemoryError)) or backend_steps().is_out_of_memory(exc)
 
 
 def check_finite(record: RunRecord) -> None:
@@ -145,7 +156,7 @@ def epoch_order(indices: np.ndarray, seed: int, epoch: int) -> np.ndarray:
 def train_run(spec: RunSpec, inputs: RunInputs, on_epoch: EpochCallback | None = None,
               epochs: int | None = None) -> RunRecord:
     """Train ``spec`` and return its record; NaN loss and out-of-memory become failed records."""
-    import tensorflow as tf
+    import keras
 
     hp = spec.hparams
     epochs = int(epochs if epochs is not None else hp["epochs"])
@@ -159,13 +170,13 @@ def train_run(spec: RunSpec, inputs: RunInputs, on_epoch: EpochCallback | None =
     try:
         feed = inputs.feed or image_feed(ft, data.images, inputs.preprocess, None)
         steps = (inputs.steps or StepCache()).get(ft, feed.model, feed.transform, feed.key, hp)
-        labels = tf.one_hot(data.labels, data.n_classes)
-        index = {s: tf.constant(data.indices[s], tf.int32) for s in ("val", "test")}
+        labels = keras.ops.one_hot(data.labels, data.n_classes)
+        index = {s: np.asarray(data.indices[s], np.int32) for s in ("val", "test")}
         mutable = [v for layer in ft.trained_layers() for v in layer.weights]
         best: tuple[float, int, list[np.ndarray]] | None = None
         val_hits: list[np.ndarray] = []  # per epoch: which validation examples were right
         for epoch in range(1, epochs + 1):
-            order = tf.constant(epoch_order(data.indices["train"], spec.seed, epoch))
+            order = epoch_order(data.indices["train"], spec.seed, epoch)
             loss, acc = _means(steps.train_epoch(feed.arrays, labels, order), record.n_train)
             if not math.isfinite(loss):
                 raise RunFailed(f"loss became NaN or infinite in epoch {epoch}")
@@ -192,7 +203,9 @@ def train_run(spec: RunSpec, inputs: RunInputs, on_epoch: EpochCallback | None =
         check_finite(record)
         record.val_correct = RunRecord.encode_correct(val_hits[record.best_epoch - 1])
         record.test_correct = RunRecord.encode_correct(test_hits)
-    except (RunFailed, tf.errors.ResourceExhaustedError, MemoryError) as exc:
+    except Exception as exc:
+        if not recorded_failure(exc):
+            raise
         fail(record, exc)
     record.history = history
     record.epochs_run = len(history)

@@ -12,7 +12,8 @@ forward/backward passes; it counts as one run and ``head_epochs`` epochs of
 the policy's budget. In replay, the signal comes from a real search that
 stored it (the ``signal`` in a gradient-rank search record); a table without
 one makes the evaluator raise :class:`~blockbench.components.policy.SignalUnavailable`.
-TensorFlow is imported only inside :func:`measure_gradient_norms`.
+Keras and its backend are imported only inside :func:`measure_gradient_norms`, whose
+gradients come from the backend's step module (:mod:`blockbench.train.steps`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from blockbench.core.errors import BlockbenchError
 from blockbench.core.spec import block_target
 from blockbench.data.preprocessing import preprocess
 from blockbench.train.problem import Problem
+from blockbench.train.steps import backend_steps
 
 SIGNAL = "gradient-norm"
 
@@ -49,9 +51,6 @@ def measure_gradient_norms(problem: Problem, seed: int, *, head_epochs: int, bat
     its moving statistics), so the measurement does not depend on batch noise
     beyond the data, and nothing in the model changes.
     """
-    import keras
-    import tensorflow as tf
-
     head = problem.train(problem.spec("bl1", seed, epochs=head_epochs))
     if not head.ok:
         raise BlockbenchError(f"gradient-rank: training the head (seed {seed}) failed: {head.error}")
@@ -66,21 +65,18 @@ def measure_gradient_norms(problem: Problem, seed: int, *, head_epochs: int, bat
     x, y = problem.data.x("train"), problem.data.y("train")
     order = np.random.default_rng(seed).permutation(len(x))
     size = int(problem.hparams["batch_size"])
-    loss_fn = keras.losses.CategoricalCrossentropy()
+    backend = backend_steps()
+    onehot = np.eye(problem.data.n_classes, dtype="float32")
     totals = np.zeros(len(groups))
     used = 0
     for start in range(0, min(batches * size, len(x)), size):
         index = np.sort(order[start:start + size])
         images = preprocess(x[index].astype("float32"), problem.preprocessing)
-        labels = tf.one_hot(y[index], problem.data.n_classes)
-        with tf.GradientTape() as tape:
-            loss = loss_fn(labels, finetune.model(images, training=False))
-        grads = tape.gradient(loss, flat)
+        squares = backend.gradient_square_sums(finetune.model, images, onehot[y[index]], flat)
         offset = 0
         for i, group in enumerate(groups):
-            part = grads[offset:offset + len(group)]
+            norm = math.sqrt(sum(squares[offset:offset + len(group)]))
             offset += len(group)
-            norm = math.sqrt(sum(float(tf.reduce_sum(tf.square(g))) for g in part if g is not None))
             totals[i] += norm / weight_norms[i] if weight_norms[i] else 0.0
         used += 1
     values = {block_target(i): float(v / max(used, 1)) for i, v in enumerate(totals)}

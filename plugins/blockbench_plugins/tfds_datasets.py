@@ -207,9 +207,14 @@ class TFDSDataset(DatasetFactory):
         """The one line that says what went wrong and what to do."""
         name = self.tfds_name
         chain = list(_chain(exc))
-        missing = next((e for e in chain if isinstance(e, ModuleNotFoundError)), None)
+        missing = next((e for e in chain if isinstance(e, ImportError)), None)
         if missing is not None:
             module = (missing.name or _first_line(missing)).split(".")[0]
+            if module == "tensorflow":
+                return BlockbenchError(
+                    f"TFDS dataset {name!r} needs TensorFlow, which cannot be imported here "
+                    f"({_first_line(missing)}): pip install tensorflow; image folders and the "
+                    "demo dataset need none (KERAS_BACKEND=jax)")
             return BlockbenchError(
                 f"loading {name} through TFDS needs the Python module {module!r}, which is not "
                 f"installed: pip install {_PIP_NAMES.get(module, module)}")

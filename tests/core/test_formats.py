@@ -137,10 +137,11 @@ def test_the_real_formats_are_registered_with_unbroken_steps_from_version_1():
     assert FORMATS == (LEADERBOARD, REPLAY_REPORT, RUN_RECORD, SEARCH_RECORD)
     for fmt in FORMATS:
         assert fmt.oldest == 1
-    assert [fmt.version for fmt in FORMATS] == [2, 1, 2, 1]  # leaderboard: crossed test; runs: + hits
+    # leaderboard: crossed test; runs: + hits, + backend
+    assert [fmt.version for fmt in FORMATS] == [2, 1, 3, 1]
     assert LEADERBOARD.marker() == {"format": "blockbench-leaderboard", "format_version": 2}
     assert REPLAY_REPORT.marker() == {"format": "blockbench-replay", "format_version": 1}
-    assert RUN_RECORD.marker() == {"schema_version": 2}
+    assert RUN_RECORD.marker() == {"schema_version": 3}
     assert SEARCH_RECORD.marker() == {"schema_version": 1}
 
 
@@ -228,8 +229,8 @@ def test_a_document_of_another_kind_is_named(expected, given, tmp_path):
 
 
 def test_from_dict_checks_the_version_too():
-    with pytest.raises(FormatError, match=r"^run record schema version 3 is not supported"):
-        RunRecord.from_dict(_run_doc() | {"schema_version": 3})
+    with pytest.raises(FormatError, match=r"^run record schema version 4 is not supported"):
+        RunRecord.from_dict(_run_doc() | {"schema_version": 4})
     with pytest.raises(FormatError, match=r"^search record schema version 2 is not supported"):
         SearchRecord.from_dict(_search_doc() | {"schema_version": 2})
 

@@ -170,9 +170,44 @@ def test_a_version_1_record_is_upgraded_without_correctness():
     del old["val_correct"], old["test_correct"]
     old["schema_version"] = 1
     record = RunRecord.from_dict(old)
-    assert record.schema_version == RUN_RECORD.version == 2
+    assert record.schema_version == RUN_RECORD.version == 3
     assert record.correct("test") is None and record.val_acc == 0.5
     assert record.to_dict()["test_correct"] is None
+
+
+def test_a_version_2_record_is_upgraded_to_a_tensorflow_run_with_the_same_hash():
+    old = _run()
+    del old["spec"]["backend"], old["backend_version"]
+    old["schema_version"] = 2
+    record = RunRecord.from_dict(old)
+    assert record.schema_version == 3 and record.backend_version is None
+    assert record.spec.backend == "tensorflow"
+    assert record.run_hash == record.spec.run_hash == old["run_hash"]
+
+
+def test_the_backend_version_is_kept_beside_the_identity():
+    record = make_run(make_spec("block:2", backend="jax"), 0.5, 0.4, n_blocks=4)
+    record.backend_version = "jax 0.10.2, jaxlib 0.10.2, keras 3.15.1"
+    back = RunRecord.from_dict(json.loads(json.dumps(record.to_dict())))
+    assert back.backend_version == record.backend_version and back.spec.backend == "jax"
+    assert back.run_hash == record.run_hash == make_spec("block:2", backend="jax").run_hash
+    with pytest.raises(FormatError, match="'backend_version' must be a string or null, got 3"):
+        RunRecord.from_dict(record.to_dict() | {"backend_version": 3})
+
+
+def test_every_committed_record_keeps_its_hash():
+    # The TensorFlow runs were trained before the backend was part of the identity; their
+    # hashes must not have moved. The JAX runs (the backend comparison) hash their backend.
+    root = Path(__file__).resolve().parents[2] / "leaderboards"
+    records = [r for path in sorted(root.rglob("runs.jsonl")) for r in read_jsonl(path, RunRecord)]
+    assert records
+    for record in records:
+        assert record.spec.run_hash == record.run_hash
+        if record.spec.backend == "tensorflow":
+            assert record.backend_version is None or record.backend_version.startswith("tensorflow")
+        else:
+            assert record.spec.backend == "jax" and record.backend_version.startswith("jax ")
+    assert {r.spec.backend for r in records} >= {"tensorflow"}
 
 
 def test_every_committed_record_still_loads():
@@ -184,8 +219,8 @@ def test_every_committed_record_still_loads():
 
 
 def test_a_record_of_a_future_version_is_refused():
-    with pytest.raises(FormatError, match="run record schema version 3 is not supported"):
-        RunRecord.from_dict(_run(schema_version=3))
+    with pytest.raises(FormatError, match="run record schema version 4 is not supported"):
+        RunRecord.from_dict(_run(schema_version=4))
 
 
 @pytest.mark.parametrize(("field", "value"), [("val_acc", float("nan")), ("test_acc", float("inf")),

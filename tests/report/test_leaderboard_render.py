@@ -139,3 +139,14 @@ def test_dataset_notes_of_the_runs_are_a_data_note_per_table():
     document = json.loads(format_leaderboard(board, "json"))
     assert ["data_notes" in t for t in document["tables"]] == [False, True]
     assert Leaderboard.from_dict(document).tables[1].data_notes == [note]
+
+
+def test_a_jax_table_names_its_backend_and_a_tensorflow_one_does_not():
+    tf_runs = exhaustive_runs(backbones=("mobilenet",), seeds=range(2), n_blocks=4)
+    jax_runs = exhaustive_runs(backbones=("mobilenet",), seeds=range(2), n_blocks=4, backend="jax")
+    text = format_leaderboard(build_leaderboard(tf_runs + jax_runs), "markdown")
+    assert "### mobilenet/flowers5/uniform/imagenet/96: comparisons" in text
+    assert "### mobilenet/flowers5/uniform/imagenet/96/backend=jax: comparisons" in text
+    assert "| mobilenet (backend=jax) |" in text
+    alone = format_leaderboard(build_leaderboard(tf_runs), "markdown")
+    assert "backend=" not in alone  # (the command line, from sys.argv, may say "backend")

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from blockbench.cli.main import cli
+from blockbench.core import backends
 from blockbench.core.record_files import RUNS_FILE, read_jsonl
 from blockbench.core.records import RunRecord
 
@@ -53,6 +54,15 @@ def test_stored_runs_cost_nothing(tmp_path: Path) -> None:
     # What is left is one more seed of the same runs, whose prefixes are already paid for.
     assert 0 < row["flops"] <= fresh["rows"][0]["flops"]
     assert sorted(p.name for p in out.iterdir()) == [RUNS_FILE]  # read, never written
+
+
+def test_tensorflow_runs_are_not_done_for_a_jax_plan(tmp_path: Path, monkeypatch) -> None:
+    out = tmp_path / "results"
+    out.mkdir()
+    shutil.copy(DEMO_RESULTS / RUNS_FILE, out / RUNS_FILE)
+    monkeypatch.setattr(backends, "keras_backend_name", lambda: "jax")
+    (row,) = dry_run("--seeds", "2", "--out", str(out))["rows"]
+    assert row["runs"] == 14 and row["stored"] == 0 and row["to_train"] == 14
 
 
 def test_an_adaptive_policy_is_a_bound(tmp_path: Path) -> None:

@@ -42,6 +42,15 @@ def test_definition_round_trips_through_json():
     assert again.default_name() == original.default_name()
 
 
+def test_the_backend_is_part_of_a_definition_but_tensorflow_keeps_the_old_text():
+    tf = definition()
+    assert tf.backend == "tensorflow" and "backend" not in tf.to_dict()  # names stay the same
+    jax = StudyDefinition(tf.tasks, tf.policies, tf.seeds, backend="jax")
+    again = StudyDefinition.from_dict(jax.to_dict())
+    assert again == jax and again.backend == "jax"
+    assert jax.default_name() != tf.default_name()
+
+
 def test_exhaustive_queues_every_run_adaptive_only_its_search(store):
     queue = WorkQueue(store)
     summary = queue_study(queue, "s", definition(("exhaustive", "tpe")), [(SPACE, spec_of)],

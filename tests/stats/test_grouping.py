@@ -79,6 +79,20 @@ def test_variant_keeps_different_protocols_apart():
     assert tables[1].key.id.endswith("/alpha=0.25,epochs=2")
 
 
+def test_runs_of_different_backends_are_different_tables():
+    tf_runs = exhaustive_runs(backbones=("mobilenet",), seeds=(0, 1), n_blocks=4)
+    jax_runs = [make_run(r.spec.with_(backend="jax"), r.val_acc, r.test_acc, n_blocks=4)
+                for r in tf_runs]
+    tables, notes = group_tables(tf_runs + jax_runs)
+    assert not notes
+    assert [t.key.variant for t in tables] == ["", "backend=jax"]  # TensorFlow keeps its old id
+    assert tables[0].key.id == "mobilenet/flowers5/uniform/imagenet/96"
+    assert tables[1].key.id == "mobilenet/flowers5/uniform/imagenet/96/backend=jax"
+    assert tables[0].n_ok == tables[1].n_ok == len(tf_runs)
+    short = make_spec("block:0", backend="jax", backbone_options={"alpha": 0.25})
+    assert variant_of(short) == "backend=jax,alpha=0.25"
+
+
 def test_failed_runs_are_excluded_and_counted():
     runs = exhaustive_runs(backbones=("mobilenet",), seeds=(0, 1), n_blocks=4)
     runs = [r for r in runs if not (r.spec.target == "block:2" and r.spec.seed == 1)]

@@ -1,4 +1,7 @@
-"""Cached, uncached, naive and Keras-fit training give the same results for the same seed."""
+"""Cached, uncached, naive and Keras-fit training give the same results for the same seed.
+
+On every Keras backend: tests/train/test_jax_backend.py reruns this module under JAX.
+"""
 
 from __future__ import annotations
 

@@ -126,8 +126,6 @@ def test_bad_hyper_parameter_is_a_one_line_error(engine):
 
 @pytest.mark.parametrize("eval_epoch", ["last", "best-val"])
 def test_record_keeps_which_examples_the_evaluated_weights_got_right(engine, eval_epoch):
-    import tensorflow as tf
-
     problem = engine.setup(_task(hparams={**HP, "epochs": 3, "eval_epoch": eval_epoch}))
     record = problem.train(problem.spec("block:1", seed=0))
     assert record.ok, record.error
@@ -139,8 +137,8 @@ def test_record_keeps_which_examples_the_evaluated_weights_got_right(engine, eva
     # The vectors are those of the weights left in the model (the evaluated ones), in index order.
     data = problem.data
     for split, hits in (("val", val), ("test", test)):
-        x = preprocess(tf.cast(data.x(split), tf.float32), problem.preprocessing)
-        predicted = np.argmax(problem.finetune.model(x, training=False).numpy(), axis=-1)
+        x = preprocess(data.x(split).astype("float32"), problem.preprocessing)
+        predicted = np.argmax(np.asarray(problem.finetune.model(x, training=False)), axis=-1)
         np.testing.assert_array_equal(hits, predicted == data.y(split))
     back = RunRecord.from_dict(record.to_dict())
     np.testing.assert_array_equal(back.correct("test"), test)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from blockbench.core.spec import OPTIMIZERS
-from blockbench.train.steps import ResettableOptimizer, Steps, fused_adam, make_optimizer
+from blockbench.train.steps_tensorflow import ResettableOptimizer, Steps, fused_adam, make_optimizer
 
 pytestmark = pytest.mark.tf
 
