@@ -131,6 +131,24 @@ def demo(components: Any, args: argparse.Namespace) -> dict[str, Any]:
     return {"wall_s": round(time.perf_counter() - start, 2), "runs": runs}
 
 
+def cpu_accuracies(folder: Path, seed: int, epochs: int, partition: str = "delimiter"
+                   ) -> dict[str, float]:
+    """Test accuracy per target of the committed CPU (TensorFlow) runs at ``seed``, if any."""
+    path = folder / "runs.jsonl"
+    if not path.is_file():
+        return {}
+    out = {}
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        spec = record["spec"]
+        if (spec["seed"] == seed and spec.get("partition") in (None, partition)
+                and record["status"] == "ok"
+                and spec["hparams"].get("precision", "float32") == "float32"
+                and spec["hparams"].get("epochs") == epochs):
+            out[spec["target"]] = record["test_acc"]
+    return out
+
+
 def _blocks(spec: str, n: int) -> list[int]:
     return list(range(n)) if spec == "all" else sorted({int(i) for i in spec.split(",")})
 
@@ -141,15 +159,21 @@ def render(result: dict[str, Any]) -> str:
              f"Device: {env['device']}; {env['versions']}; Python {env['python']}; host "
              f"{env['host']}, {env['cpus']} CPUs; measured {env['when']}. Total wall time of "
              f"the script: {result['total_s']} s.", "",
-             "Compile is the first epoch's excess over the median later epoch (tracing and XLA "
-             "compilation happen in the first epoch); train is the rest of the run. Images per "
-             "second count training images times epochs over train time.", ""]
+             "Compile is the first epoch's excess over the median later epoch: the tracing and XLA "
+             "compilation of the run's programs (and, for a run whose frozen prefix is new, "
+             "computing its activations) happen in the first epoch; train is the rest of the run. "
+             "Images per second count training images times epochs over train time. CPU test acc "
+             "is the same target and seed trained on TensorFlow on this project's CPU "
+             f"({result.get('cpu_source', {}).get('mobilenet', '-')} for MobileNet, "
+             f"{result.get('cpu_source', {}).get('demo', '-')} for the demo); the images there "
+             "were decoded by tf.image, here by Pillow, and the backends' random numbers differ, "
+             "so they agree within seed noise, not exactly.", ""]
+    header = ["| target | wall s | compile s | epoch s | images/s | val acc | test acc | "
+              "CPU test acc |", "|---|---|---|---|---|---|---|---|"]
     d = result.get("demo", {"runs": [], "wall_s": None})
     lines += ["## Demo (demo-cnn on the generated dataset, 1 seed)", "",
-              f"All {len(d['runs'])} runs in {d['wall_s']} s (setup included).", "",
-              "| target | wall s | compile s | epoch s | images/s | val acc | test acc |",
-              "|---|---|---|---|---|---|---|"]
-    lines += [_run_row(r) for r in d["runs"]] + [""]
+              f"All {len(d['runs'])} runs in {d['wall_s']} s (setup included).", "", *header]
+    lines += [_run_row(r, result.get("cpu", {}).get("demo", {})) for r in d["runs"]] + [""]
     for phase in result.get("exhaustive", []):
         mem = phase["memory"]["peak_bytes"]
         peak = f"{mem / 2**30:.2f} GiB" if mem else "not reported by the device"
@@ -159,9 +183,9 @@ def render(result: dict[str, Any]) -> str:
                   f"partition): {phase['setup_s']} s. **Exhaustive search of the blocks: "
                   f"{phase['search_s']} s**, of which compile {phase['search_compile_s']} s. "
                   f"Peak device memory: {peak}. Failed runs: {phase['failed'] or 'none'}.", "",
-                  "| target | wall s | compile s | epoch s | images/s | val acc | test acc |",
-                  "|---|---|---|---|---|---|---|"]
-        lines += [_run_row(r) for r in phase["runs"]] + [""]
+                  *header]
+        cpu = result.get("cpu", {}).get("mobilenet", {}) if phase["precision"] == "float32" else {}
+        lines += [_run_row(r, cpu) for r in phase["runs"]] + [""]
     lines += ["## Engine against naive Keras fit (same runs, interleaved, float32)", "",
               "| target | engine s | naive fit s | engine / naive | engine test acc | naive test acc |",
               "|---|---|---|---|---|---|"]
@@ -181,10 +205,11 @@ def _acc(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
 
 
-def _run_row(r: dict[str, Any]) -> str:
+def _run_row(r: dict[str, Any], cpu: dict[str, float]) -> str:
     status = "" if r["status"] == "ok" else f" (failed: {r['error']})"
     return (f"| {r['target']}{status} | {r['wall_s']} | {r['compile_s']} | {r['epoch_s']} | "
-            f"{r['images_per_s']} | {_acc(r['val_acc'])} | {_acc(r['test_acc'])} |")
+            f"{r['images_per_s']} | {_acc(r['val_acc'])} | {_acc(r['test_acc'])} | "
+            f"{_acc(cpu.get(r['target']))} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,6 +243,10 @@ def main(argv: list[str] | None = None) -> int:
         "host": platform.node(), "cpus": os.cpu_count(),
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}}
     args.out.mkdir(parents=True, exist_ok=True)
+    sources = {"mobilenet": REPO / "leaderboards" / "tables" / "mobilenet-a025-flowers5-128",
+               "demo": REPO / "leaderboards" / "demo" / "results"}
+    result["cpu_source"] = {k: str(v.relative_to(REPO)) for k, v in sources.items()}
+    result["cpu"] = {k: cpu_accuracies(v, args.seed, args.epochs) for k, v in sources.items()}
 
     def save() -> None:  # after every phase: a run stopped at its time limit keeps the rest
         result["total_s"] = round(time.perf_counter() - start, 1)

@@ -2,8 +2,9 @@
 
 The backend-specific code of training lives in one step module per backend,
 :mod:`blockbench.train.steps_tensorflow` and :mod:`blockbench.train.steps_jax`,
-which offer the same functions: ``build_steps`` (compiled train and evaluation
-epochs for a model's trainable set), ``to_device``, ``concatenate``,
+which offer the same functions (:data:`STEP_FUNCTIONS`): ``build_steps``
+(compiled train and evaluation epochs for a model's trainable set),
+``to_device``, ``fit_batches`` (the batches of the Keras-``fit`` mode),
 ``forward`` (inference in batches, for cached activations),
 ``gradient_square_sums``, ``is_out_of_memory``, ``on_gpu`` and
 ``enable_determinism``. :func:`backend_steps` picks the one of the backend
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
 Transform = Callable[[list[Any]], list[Any]]
 
 _MODULES = {"tensorflow": steps_tensorflow, "jax": steps_jax}
+
+#: What every step module offers.
+STEP_FUNCTIONS = ("build_steps", "to_device", "fit_batches", "forward", "gradient_square_sums",
+                  "is_out_of_memory", "on_gpu", "enable_determinism")
 
 
 def backend_steps() -> ModuleType:

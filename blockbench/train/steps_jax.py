@@ -212,12 +212,6 @@ def to_device(array: np.ndarray) -> Any:
     return jax.device_put(array)
 
 
-def concatenate(parts: Sequence[Any]) -> Any:
-    import jax.numpy as jnp
-
-    return jnp.concatenate(list(parts), axis=0)
-
-
 def forward(model: keras.Model, sources: list[Any], transform: Transform | None,
             batch_size: int) -> list[Any]:
     """``model``'s outputs (inference mode) for every row of ``sources``, in batches.

@@ -290,12 +290,6 @@ def to_device(array: np.ndarray) -> Any:
     return tf.convert_to_tensor(array)
 
 
-def concatenate(parts: Sequence[Any]) -> Any:
-    import tensorflow as tf
-
-    return tf.concat(list(parts), axis=0)
-
-
 def forward(model: keras.Model, sources: list[Any], transform: Transform | None,
             batch_size: int) -> list[Any]:
     """``model``'s outputs (inference mode) for every row of ``sources``, in batches."""

@@ -121,3 +121,41 @@ def test_the_backend_neutral_tests_pass_on_jax(group):
     tail = done.stdout[-4000:] + done.stderr[-2000:]
     assert done.returncode == 0, tail
     assert " passed" in done.stdout.splitlines()[-1], tail
+
+
+#: Trains tiny-net's targets with each epoch loop of the JAX step module, in one process.
+_LOOPS = r"""
+import json, os, sys
+import numpy as np
+from blockbench.core.task import SplitConfig, Task
+from blockbench.train.engine import Engine
+from tests.engine_fixtures import components
+
+task = Task(backbone="tiny-net", dataset="blobs", split=SplitConfig(), partition="by-stage",
+            weights="none", hparams={"epochs": 2, "batch_size": 8, "dense_units": 16})
+out = {}
+for loop in ("steps", "scan"):
+    os.environ["BLOCKBENCH_JAX_EPOCH"] = loop
+    problem = Engine(components(), mode="cached").setup(task)
+    for target in ("bl1", "block:1", "bl2"):
+        r = problem.train(problem.spec(target, seed=3))
+        out[f"{loop} {target}"] = [r.status, r.error, r.val_correct, r.test_correct,
+                                   [h["loss"] for h in r.history], r.test_loss]
+json.dump(out, open(sys.argv[1], "w"))
+"""
+
+
+@pytest.mark.slow
+def test_an_epoch_as_one_scan_trains_as_one_call_per_batch(tmp_path):
+    # Accelerators run an epoch as one lax.scan; this CPU, one call per batch. Same training.
+    out = tmp_path / "loops.json"
+    done = subprocess.run([sys.executable, "-c", _LOOPS, str(out)], cwd=REPO, capture_output=True,
+                          text=True, timeout=600, env=_env())
+    assert done.returncode == 0, done.stderr[-3000:]
+    runs = json.loads(out.read_text())
+    for target in ("bl1", "block:1", "bl2"):
+        steps, scan = runs[f"steps {target}"], runs[f"scan {target}"]
+        assert steps[0] == scan[0] == "ok", (steps[1], scan[1])
+        assert steps[2:4] == scan[2:4]  # the same examples right, on validation and test
+        np.testing.assert_allclose(steps[4], scan[4], rtol=1e-5)
+        np.testing.assert_allclose(steps[5], scan[5], rtol=1e-5)

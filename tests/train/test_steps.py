@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from blockbench.core.errors import UsageError
 from blockbench.core.spec import OPTIMIZERS
+from blockbench.train import steps_jax, steps_tensorflow
+from blockbench.train.steps import STEP_FUNCTIONS
 from blockbench.train.steps_tensorflow import ResettableOptimizer, Steps, fused_adam, make_optimizer
 
 pytestmark = pytest.mark.tf
@@ -82,3 +85,20 @@ def test_an_epoch_visits_every_example_once_in_batches(xla):
     assert none.shape == (0,)
     steps.train_epoch([x], labels, tf.constant(np.arange(11)[::-1].copy(), tf.int32))
     assert int(optimizer.iterations) == 3  # batches of 4, 4 and 3
+
+
+@pytest.mark.parametrize("module", [steps_tensorflow, steps_jax], ids=["tensorflow", "jax"])
+def test_every_step_module_offers_the_same_functions(module):
+    missing = [name for name in STEP_FUNCTIONS if not callable(getattr(module, name, None))]
+    assert not missing
+
+
+def test_a_bad_jax_epoch_loop_is_one_line(monkeypatch):
+    pytest.importorskip("jax")
+    monkeypatch.setenv("BLOCKBENCH_JAX_EPOCH", "unrolled")
+    with pytest.raises(UsageError, match="BLOCKBENCH_JAX_EPOCH='unrolled' is not valid; use scan or steps"):
+        steps_jax.epoch_loop()
+    monkeypatch.setenv("BLOCKBENCH_JAX_EPOCH", "scan")
+    assert steps_jax.epoch_loop() == "scan"
+    monkeypatch.delenv("BLOCKBENCH_JAX_EPOCH")
+    assert steps_jax.epoch_loop() == "steps"  # on this CPU
