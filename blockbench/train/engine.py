@@ -33,7 +33,7 @@ from typing import Any
 
 from blockbench.components.backbone import BackboneFactory, Weights, check_weights
 from blockbench.components.partition import Partition, build_partition
-from blockbench.core.backends import check_backend, keras_backend_name
+from blockbench.core.backends import check_backend
 from blockbench.core.errors import UsageError
 from blockbench.core.options import check_named_options
 from blockbench.core.task import Task
@@ -78,7 +78,7 @@ class Engine:
     def check(self, task: Task) -> None:
         """Validate names and options without importing TensorFlow (fail fast, one line)."""
 
-        check_backend(keras_backend_name())
+        check_backend()
         bb = self.components.backbones.get(task.backbone)
         bb.factory.check_input_size(task.input_size or bb.factory.default_input_size)
         check_named_options(bb.factory, dict(task.backbone_options), "backbone", bb.name)

@@ -86,7 +86,10 @@ class RunInputs:
 
 def image_feed(finetune: FineTuneModel, images: Any, preprocess: Callable[[Any], Any],
                key: Hashable) -> Feed:
-    """Feed the whole network with uint8 images, cast and preprocessed inside the graph."""
+    """Feed the whole network with uint8 images, cast and preprocessed inside the graph.
+
+    ``images`` may already be on the device (then it is used as it is).
+    """
     return Feed(finetune.model, [backend_steps().to_device(images)], preprocessing(preprocess), key)
 
 

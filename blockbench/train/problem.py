@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from blockbench.components.backbone import Weights
 from blockbench.components.partition import Partition
 from blockbench.components.policy import SearchSpace
-from blockbench.core.backends import check_backend, keras_backend_name
+from blockbench.core.backends import check_backend
 from blockbench.core.errors import UsageError
 from blockbench.core.records import FAILED, RunRecord
 from blockbench.core.spec import RunSpec, parse_target
@@ -75,7 +75,7 @@ class Problem:
             dataset_fingerprint=self.data.fingerprint, split=self.data.split_identity,
             partition=self.partition.strategy, partition_params=dict(self.partition.params),
             partition_digest=self.partition.digest, target=kind if index is None else target,
-            seed=int(seed), hparams=hparams, backend=check_backend(keras_backend_name()),
+            seed=int(seed), hparams=hparams, backend=check_backend(),
         )
 
     def train(self, spec: RunSpec, on_epoch: EpochCallback | None = None) -> RunRecord:

@@ -21,14 +21,7 @@ from blockbench.core.records import RunRecord
 from blockbench.core.spec import RunSpec, parse_target
 from blockbench.train.activations import ActivationCache
 from blockbench.train.kerasfit import fit_run
-from blockbench.train.loop import (
-    EpochCallback,
-    Feed,
-    RunInputs,
-    image_feed,
-    preprocessing,
-    train_run,
-)
+from blockbench.train.loop import EpochCallback, Feed, RunInputs, image_feed, train_run
 from blockbench.train.problem import Problem
 from blockbench.train.steps import StepCache, backend_steps
 from blockbench.train.subgraph import CutError
@@ -113,8 +106,8 @@ class Runtime:
         images = problem.data.images
         if id(images) not in self._images:  # the array is held, so its id stays unique
             self._images[id(images)] = (images, backend_steps().to_device(images))
-        return Feed(problem.finetune.model, [self._images[id(images)][1]],
-                    preprocessing(inputs.preprocess), ("images", problem.preprocessing))
+        return image_feed(problem.finetune, self._images[id(images)][1], inputs.preprocess,
+                          ("images", problem.preprocessing))
 
     def _train_fresh(self, problem: Problem, spec: RunSpec, inputs: RunInputs,
                      on_epoch: EpochCallback | None) -> RunRecord:

@@ -168,7 +168,8 @@ class Steps:
         for begin in range(0, len(padded), size):
             loss, hits = self._eval_batch(tv, ntv, arrays, labels, padded[begin:begin + size],
                                           valid[begin:begin + size])
-            total, parts = total + loss, [*parts, hits]
+            total = total + loss
+            parts.append(hits)
         hits = np.concatenate([np.asarray(h) for h in parts])[:n] if parts else np.zeros(0, bool)
         return total, hits
 
