@@ -14,6 +14,7 @@ from blockbench.components.policy import (
     best_on_validation,
     check_int,
     check_policy_options,
+    evaluate_batch,
     full_epochs_of,
     run_limit,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "best_on_validation",
     "check_int",
     "check_policy_options",
+    "evaluate_batch",
     "full_epochs_of",
     "run_limit",
 ]

@@ -130,3 +130,19 @@ def write_results(directory: Path, runs: Iterable[RunRecord],
     if searches:
         write_jsonl(searches, directory / SEARCHES_FILE, append=False)
     return directory
+
+
+def hide_module(monkeypatch: Any, name: str) -> None:
+    """Make ``import name`` (and its submodules) fail as if it were not installed."""
+    import builtins
+    import sys
+
+    real_import = builtins.__import__
+
+    def hidden(module: str, *args: Any, **kwargs: Any) -> Any:
+        if module == name or module.startswith(name + "."):
+            raise ImportError(f"No module named '{name}'")
+        return real_import(module, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.setattr(builtins, "__import__", hidden)

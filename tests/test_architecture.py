@@ -21,7 +21,7 @@ PACKAGES = {"blockbench": REPO / "blockbench", "blockbench_plugins": REPO / "plu
 #: (SciPy, pandas and SQLAlchemy are imported at the top of the statistics and store
 #: modules that need them; ``--help`` loads none of those.)
 HEAVY = {"tensorflow", "keras", "jax", "torch", "optuna", "matplotlib", "tensorflow_datasets",
-         "tf_keras"}
+         "tf_keras", "ray"}
 #: Old public import paths that third-party plugins use, and what they re-export.
 SHIMS = {
     "blockbench.backbone": "blockbench.components.backbone",

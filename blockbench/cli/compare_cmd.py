@@ -11,6 +11,7 @@ from blockbench.cli.flags import component_option, policy_options
 from blockbench.cli.output import console, err_console
 from blockbench.cli.plan_output import print_plan
 from blockbench.core.backends import check_backend
+from blockbench.core.errors import UsageError
 from blockbench.core.files import check_directory
 from blockbench.core.options import parse_assignments
 from blockbench.core.presets import PRESETS
@@ -19,13 +20,13 @@ from blockbench.plugin import manager
 from blockbench.report.leaderboard import build_leaderboard
 from blockbench.report.leaderboard_render import print_leaderboard
 from blockbench.search.compare import check_compare, run_compare
+from blockbench.search.executor import Executor, LocalExecutor
 from blockbench.search.plan import DEFAULT_TFLOPS, plan_compare
 from blockbench.search.progress import ProgressReporter
+from blockbench.search.ray_executor import RayExecutor
 from blockbench.search.settings import COMMAND_LINE, Settings, load_toml
-from blockbench.search.worker import detach_study
 from blockbench.store.listing import finished_runs
 from blockbench.store.results_dir import ResultsDir
-from blockbench.store.url import password_of
 from blockbench.train.engine import Engine
 
 
@@ -65,10 +66,21 @@ from blockbench.train.engine import Engine
 @click.option("--retries", type=click.IntRange(min=0), default=1, show_default=True,
               help="Extra attempts for a failed run; then it stays recorded as failed. "
               "A NaN loss is final at once (it would repeat).")
-@click.option("--detach", is_flag=True,
-              help="Only queue the work in --storage; 'blockbench worker' processes do it.")
 @click.option("--study", metavar="NAME",
-              help="Name of the study in the store [default with --detach: derived from the settings].")
+              help="Name of the study under which this compare's search records are stored "
+              "[no default].")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where runs train: in this process, or as Ray tasks on every GPU (else every "
+              "core) of this machine or a Ray cluster; see docs/scaling.md.")
+@click.option("--ray-address", metavar="ADDRESS",
+              help="With --executor ray: the cluster, auto, HOST:PORT or ray://HOST:PORT "
+              "[default: $RAY_ADDRESS, else a Ray instance started on this machine].")
+@click.option("--ray-workers", type=click.IntRange(min=1), metavar="N",
+              help="With --executor ray: workers to start at most [default: one per GPU, "
+              "else one per --ray-cpus-per-run cores].")
+@click.option("--ray-cpus-per-run", type=click.IntRange(min=1), metavar="N",
+              help="With --executor ray: cores (and compute threads) of each worker "
+              "[default: 1 without GPUs, else the cluster's cores per GPU].")
 @click.option("--data-cache", type=click.Path(file_okay=False),
               help="Directory to cache decoded, resized datasets between invocations.")
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table",
@@ -118,28 +130,34 @@ def compare_command(**kw: Any) -> None:
         check_directory(kw["data_cache"], "data cache directory")
     engine = Engine(components, data_cache_dir=kw["data_cache"])
     check_compare(tasks, requests, components, engine)  # all input is checked before OUT is made
+    _check_executor_options(kw)
     if kw["dry_run"]:
         plan = plan_compare(tasks, requests, seeds, components,
                             finished_runs(settings.out, kw["storage"]), kw["assume_tflops"])
         print_plan(plan, console(), kw["fmt"])
         return
     results = ResultsDir(settings.out, storage=kw["storage"])
-    if kw["detach"]:
-        _detach(kw, tasks, requests, seeds, components, results)
-        return
+    try:
+        executor = _executor(kw, engine)
+    except BaseException:
+        results.discard()  # Ray could not start: leave nothing behind
+        raise
     if preset and not kw["quiet"]:
         given = escape(", ".join(f"{k}={v}" for k, v in PRESETS[preset].items()))
         err_console().print(f"[dim]starting from preset {preset} ({given}); --config and flags "
                             "override it[/dim]", markup=True)
+    if executor.parallel and not kw["quiet"]:
+        err_console().print(f"[dim]runs train on {escape(executor.describe())}[/dim]", markup=True)
     progress = ProgressReporter(err_console(), quiet=kw["quiet"])
     done = False
     try:
         outcome = run_compare(tasks, requests, seeds, components, results, progress, engine,
-                              retries=kw["retries"], study=kw["study"])
+                              retries=kw["retries"], study=kw["study"], executor=executor)
         results.export()
         done = True
     finally:
         progress.close()
+        executor.close(cancel=not done)
         if done:
             results.close()
         else:
@@ -153,24 +171,21 @@ def compare_command(**kw: Any) -> None:
     print_leaderboard(build_leaderboard(outcome.runs, outcome.searches), console(), kw["fmt"])
 
 
-def _detach(kw: dict[str, Any], tasks: Any, requests: Any, seeds: list[int], components: Any,
-            results: Any) -> None:
-    """Queue the study and tell how to start workers on it."""
-    import shlex
+RAY_OPTIONS = ("ray_address", "ray_workers", "ray_cpus_per_run")
 
-    try:
-        summary = detach_study(kw["study"], tasks, requests, seeds, components, results,
-                               retries=kw["retries"])
-    except BaseException:
-        results.discard()
-        raise
-    results.close()
-    err_console().print(f"study {summary.study}: queued {summary.runs} runs and "
-                        f"{summary.searches} searches ({summary.cached} runs already done) in "
-                        f"{results.storage_display}", highlight=False, markup=False)
 
-    # The real URL holds a password we never print: point at the environment variable instead.
-    secret = password_of(results.store.url)
-    storage = '"$BLOCKBENCH_STORAGE"' if secret else shlex.quote(results.storage_display)
-    console().print(f"blockbench worker --storage {storage} --study {summary.study}",
-                    highlight=False, markup=False)
+def _check_executor_options(kw: dict[str, Any]) -> None:
+    """Ray's options are refused, in one line, without ``--executor ray``."""
+    given = [name for name in RAY_OPTIONS if kw[name] is not None]
+    if given and kw["executor"] != "ray":
+        flag = "--" + given[0].replace("_", "-")
+        raise UsageError(f"{flag} applies to --executor ray only; add --executor ray, "
+                         f"or leave {flag} out")
+
+
+def _executor(kw: dict[str, Any], engine: Engine) -> Executor:
+    """The executor the options ask for (Ray is imported, and started, only for ``ray``)."""
+    if kw["executor"] == "local":
+        return LocalExecutor(engine)
+    return RayExecutor(kw["ray_address"], workers=kw["ray_workers"],
+                       cpus_per_run=kw["ray_cpus_per_run"], data_cache_dir=kw["data_cache"])

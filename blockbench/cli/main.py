@@ -31,8 +31,6 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Print the blocks a partition strategy cuts BACKBONE into."),
     "compare": ("compare_cmd", "compare_command",
         "Fine-tune BL1, BL2 and the blocks a policy picks; report Bopt on test."),
-    "worker": ("worker_cmd", "worker_command",
-        "Train the queued runs and run the searches of a detached study."),
     "runs": ("runs_cmd", "runs_command",
         "List the runs a store holds: finished ones and those being trained."),
     "leaderboard": ("leaderboard_cmd", "leaderboard_command",

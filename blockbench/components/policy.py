@@ -8,7 +8,7 @@ validation accuracy, so it cannot select on test.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -99,7 +99,9 @@ class Evaluator(Protocol):
     """What a policy may ask of the host: everything it may use is declared here.
 
     The host hands a training evaluator in a real search and a replay
-    evaluator in replay; the same policy code runs on both.
+    evaluator in replay; the same policy code runs on both. A policy that
+    knows several targets in advance evaluates them with
+    :func:`evaluate_batch`, so a host that trains runs at once can.
     """
 
     @property
@@ -120,6 +122,23 @@ class Evaluator(Protocol):
         The signal's ``runs`` and ``epochs`` count against the policy's budget.
         """
         ...
+
+
+def evaluate_batch(evaluator: Evaluator, targets: Sequence[str], *,
+                   epochs: int | None = None) -> list[Observation]:
+    """Evaluate ``targets``, whose choice does not depend on each other's results.
+
+    An evaluator that can train several runs at once (``compare --executor
+    ray``) offers ``evaluate_many(targets, *, epochs)``, and this calls it: the
+    runs train in parallel, and the observations, costs and search record are
+    the same as evaluating the targets one by one, in order, which is what
+    this does with any other evaluator. Policies call it for every batch they
+    know in advance (all blocks, a quarter, a rung of successive halving).
+    """
+    many = getattr(evaluator, "evaluate_many", None)
+    if callable(many):
+        return list(many(list(targets), epochs=epochs))
+    return [evaluator.evaluate(t, epochs=epochs) for t in targets]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """What to search: a (backbone, dataset) task, its split and its hyper-parameters.
 
-These are plain values: the engine resolves a :class:`Task` into a problem, the
-work queue stores it, and the run identity is derived from what it resolves to.
+These are plain values: the engine resolves a :class:`Task` into a problem, and
+the run identity is derived from what it resolves to.
 They are checked where they enter (compare's settings) and by the engine, against
 the typed settings of :mod:`blockbench.core.task_settings`.
 """

@@ -1,1 +1,1 @@
-"""Searches: settings, the compare driver, evaluators, progress and the work queue."""
+"""Searches: settings, the compare driver, evaluators, progress and the dry run's plan."""

@@ -7,9 +7,12 @@ policy's own cost is counted as if it had run alone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from blockbench.components.policy import (
     Budget,
@@ -22,13 +25,14 @@ from blockbench.components.policy import (
 from blockbench.core.records import RunRecord, SearchRecord
 from blockbench.core.task import Task
 from blockbench.plugin.registry import Components, Entry
-from blockbench.search.evaluator import CostTracker, TrainingEvaluator
+from blockbench.search.evaluator import CostTracker, SearchProblem, TrainingEvaluator
+from blockbench.search.executor import Executor, LocalExecutor
 from blockbench.search.progress import ProgressReporter
 from blockbench.store.results_dir import ResultsDir
 from blockbench.train.engine import Engine
-from blockbench.train.problem import Problem
 
 BASELINES = ("bl1", "bl2")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,7 @@ def make_policy(entry: Entry[PolicyFactory], options: Mapping[str, Any], storage
     return policy
 
 
-def run_search(problem: Problem, evaluator: TrainingEvaluator, request: PolicyRequest,
+def run_search(problem: SearchProblem, evaluator: TrainingEvaluator, request: PolicyRequest,
                components: Components, results: ResultsDir, study: str | None = None,
                in_total: bool = False) -> tuple[SearchRecord, list[RunRecord]]:
     """Run one policy on one problem and seed; persist and return its search record and runs.
@@ -104,15 +108,17 @@ def run_search(problem: Problem, evaluator: TrainingEvaluator, request: PolicyRe
     seed = evaluator.seed
     tracker = CostTracker(evaluator)
     policy = make_policy(entry, request.options, results.store.url)
-    planned = planned_evaluations(policy, problem.space, request.budget, evaluator.full_epochs)
-    with evaluator.progress.expecting(planned, counted=in_total):
-        result = policy.search(problem.space, tracker, request.budget, seed)
+    identity = problem.identity
+    planned = planned_evaluations(policy, identity.space, request.budget, evaluator.full_epochs)
+    with evaluator.progress.expecting(planned, counted=in_total,
+                                      finished=lambda: tracker.evaluations):
+        result = policy.search(identity.space, tracker, request.budget, seed)
     pick_hash = None
     if result.pick is not None:
         pick_hash = problem.spec(result.pick, seed).run_hash
     search = SearchRecord(
         policy=entry.name, backbone=problem.backbone, dataset=problem.dataset,
-        partition=problem.partition.strategy, seed=seed, pick=result.pick,
+        partition=identity.partition, seed=seed, pick=result.pick,
         pick_hash=pick_hash, policy_options=dict(request.options), policy_seed=seed,
         targets=tracker.targets, run_hashes=tracker.hashes, runs=tracker.runs,
         epochs=tracker.epochs, trained=tracker.trained,
@@ -145,32 +151,91 @@ def run_compare(
     engine: Engine | None = None,
     retries: int = 1,
     study: str | None = None,
+    executor: Executor | None = None,
 ) -> CompareOutcome:
     """Run the baselines and every policy on every task and seed.
 
     Failed runs are tried ``1 + retries`` times in all (see :class:`TrainingEvaluator`);
-    search records are stored under ``study`` when given.
+    search records are stored under ``study`` when given. Runs train where
+    ``executor`` says (default: in this process, with ``engine``); with a
+    parallel one, the tasks are resolved and the searches run at once, each
+    waiting only for its own runs, and the outcome lists everything in the
+    same order as a serial compare.
     """
     engine = engine or Engine(components)
+    executor = executor or LocalExecutor(engine)
     checked = check_compare(tasks, policies, components, engine)
     outcome = CompareOutcome()
-    for task in tasks:
-        problem = engine.setup(task)
-        if problem.data.notes:
-            outcome.data_notes[dataset_label(task)] = list(problem.data.notes)
-        full = int(problem.hparams["epochs"])
+    stop = threading.Event()
+
+    def stopping() -> None:  # a search failed or the user interrupted: stop the others
+        stop.set()
+        executor.close(cancel=True)
+
+    problems = _in_order([partial(executor.problem, task) for task in tasks], executor.parallel,
+                         stopping)
+    jobs: list[Callable[[], tuple[list[RunRecord], SearchRecord | None]]] = []
+    for task, problem in zip(tasks, problems, strict=True):
+        identity = problem.identity
+        if identity.notes:
+            outcome.data_notes[dataset_label(task)] = list(identity.notes)
+        full = identity.full_epochs
         progress.add_total(len(seeds) * (len(BASELINES) + sum(
-            planned_evaluations(policy, problem.space, request.budget, full)
+            planned_evaluations(policy, identity.space, request.budget, full)
             for policy, request in zip(checked, policies, strict=True))))
         for seed in seeds:
-            evaluator = TrainingEvaluator(problem, seed, results, progress, retries=retries)
-            for baseline in BASELINES:
-                outcome.runs.append(evaluator.record(baseline)[0])
-            for request in policies:
-                search, records = run_search(problem, evaluator, request, components, results,
-                                             study, in_total=True)
-                outcome.searches.append(search)
-                outcome.runs.extend(records)
+            evaluator = TrainingEvaluator(problem, seed, results, progress, retries=retries,
+                                          parallel=executor.parallel, stop=stop)
+            jobs.append(partial(_baselines, evaluator))
+            jobs += [partial(_search, problem, evaluator, request, components, results, study)
+                     for request in policies]
+    for runs, search in _in_order(jobs, executor.parallel, stopping):
+        outcome.runs.extend(runs)
+        if search is not None:
+            outcome.searches.append(search)
     unique = {r.run_hash: r for r in outcome.runs}
     outcome.runs = list(unique.values())
     return outcome
+
+
+#: Searches a parallel compare runs at once (each waits for its own runs in a thread).
+MAX_CONCURRENT_SEARCHES = 64
+
+
+def _baselines(evaluator: TrainingEvaluator) -> tuple[list[RunRecord], SearchRecord | None]:
+    return [record for record, _ in evaluator.records(BASELINES)], None
+
+
+def _search(problem: SearchProblem, evaluator: TrainingEvaluator, request: PolicyRequest,
+            components: Components, results: ResultsDir,
+            study: str | None) -> tuple[list[RunRecord], SearchRecord | None]:
+    search, records = run_search(problem, evaluator, request, components, results, study,
+                                 in_total=True)
+    return records, search
+
+
+def _in_order(jobs: Sequence[Callable[[], T]], parallel: bool, stopping: Callable[[], None]) -> list[T]:
+    """Each job's result, in order: one after another, or at once from threads.
+
+    In parallel, the first job to fail (or an interruption) stops the rest:
+    ``stopping()`` cancels what is in flight, jobs not yet started are dropped,
+    and the exception is raised once the started ones have ended (their
+    claims released).
+    """
+    if not parallel or len(jobs) < 2:
+        return [job() for job in jobs]
+    pool = ThreadPoolExecutor(min(len(jobs), MAX_CONCURRENT_SEARCHES),
+                              thread_name_prefix="blockbench-search")
+    futures = [pool.submit(job) for job in jobs]
+    try:
+        wait(futures, return_when=FIRST_EXCEPTION)
+        failed = [f for f in futures if f.done() and not f.cancelled() and f.exception()]
+        if failed:
+            raise failed[0].exception()  # type: ignore[misc]
+        return [future.result() for future in futures]
+    except BaseException:
+        stopping()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=False)

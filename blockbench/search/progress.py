@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from rich.console import Console
@@ -33,6 +34,8 @@ class ProgressReporter:
         self.console, self.total, self.quiet = console, max(total, 0), quiet
         self.done = self.trained = self.reused_count = self.failed = 0
         self.started = time.perf_counter()
+        self._lock = threading.RLock()  # searches running at once report from their threads
+        self._running: dict[str, None] = {}
         self._progress: Any = None
         self._overall: Any = None
         self._current: Any = None
@@ -57,41 +60,66 @@ class ProgressReporter:
 
     def add_total(self, n: int) -> None:
         """Expect ``n`` more runs (fewer when negative)."""
-        self.total += n
-        if self._progress:
-            self._progress.update(self._overall, total=self.total)
+        with self._lock:
+            self.total += n
+            if self._progress:
+                self._progress.update(self._overall, total=max(self.total, self.done))
 
     @contextlib.contextmanager
-    def expecting(self, n: int, counted: bool = False) -> Iterator[None]:
+    def expecting(self, n: int, counted: bool = False,
+                  finished: Callable[[], int] | None = None) -> Iterator[None]:
         """Expect the block to finish ``n`` runs (already in the total when ``counted``).
 
         On leaving it, however it ends, the total is trued up to the runs it
-        really finished: fewer when a policy stopped early or a job failed.
-        Retries grow the total by themselves (:class:`~blockbench.search.evaluator.TrainingEvaluator`).
+        really finished: fewer when a policy stopped early or a run failed.
+        ``finished`` counts them (e.g. a search's evaluations); without it, the
+        runs this reporter saw finish meanwhile count, which is right only when
+        nothing else runs at the same time. Retries grow the total by
+        themselves (:class:`~blockbench.search.evaluator.TrainingEvaluator`).
         """
         if not counted:
             self.add_total(n)
-        done, total = self.done, self.total
+        with self._lock:
+            done, total = self.done, self.total
         try:
             yield
         finally:
-            grown = self.total - total  # retries, and runs past the total
-            self.add_total((self.done - done) - n - grown)
+            if finished is not None:
+                self.add_total(finished() - n)
+            else:
+                with self._lock:
+                    grown = self.total - total  # retries
+                    self.add_total((self.done - done) - n - grown)
 
     def _advance(self) -> None:
+        # A run past the total shows as the total (it is trued up when its search ends).
         self.done += 1
-        if self.done > self.total:
-            self.add_total(self.done - self.total)
         if self._progress:
-            self._progress.update(self._overall, completed=self.done)
+            self._progress.update(self._overall, completed=self.done,
+                                  total=max(self.total, self.done))
 
     def run_started(self, label: str, epochs: int) -> None:
-        if self._progress:
-            self._progress.update(self._current, description=escape(label), total=epochs,
-                                  completed=0, visible=True)
+        """A run starts (in this process, or on a worker when several run at once)."""
+        with self._lock:
+            self._running[label] = None
+            if self._progress:
+                self._progress.update(self._current, description=self._describe_running(),
+                                      total=epochs, completed=0, visible=True)
+
+    def _describe_running(self) -> str:
+        labels = list(self._running)
+        if len(labels) == 1:
+            return escape(labels[0])
+        return f"{len(labels)} running, latest {escape(labels[-1])}" if labels else ""
+
+    def _ended(self, label: str) -> None:
+        for key in [k for k in self._running if k == label or k.startswith(label + " (")]:
+            del self._running[key]
+        if self._progress and self._running:
+            self._progress.update(self._current, description=self._describe_running())
 
     def epoch(self, epoch: int, epochs: int, logs: Mapping[str, float]) -> None:
-        if self._progress:
+        if self._progress and len(self._running) <= 1:
             metrics = " ".join(f"{k} {logs[k]:.3f}" for k in ("loss", "accuracy", "val_accuracy")
                                if k in logs)
             desc = self._progress.tasks[self._current].description.split("  [")[0]
@@ -99,17 +127,21 @@ class ProgressReporter:
                                   description=f"{desc}  [epoch {epoch}/{epochs} {metrics}]")
 
     def run_finished(self, label: str, record: RunRecord) -> None:
-        self.trained += 1
-        self.failed += int(not record.ok)
-        self._advance()
-        if not self.quiet or not record.ok:
-            self._line(f"trained {label}: {_fmt(record)}")
+        with self._lock:
+            self._ended(label)
+            self.trained += 1
+            self.failed += int(not record.ok)
+            self._advance()
+            if not self.quiet or not record.ok:
+                self._line(f"trained {label}: {_fmt(record)}")
 
     def reused(self, label: str, record: RunRecord) -> None:
-        self.reused_count += 1
-        self._advance()
-        if not self.quiet:
-            self._line(f"cached  {label}: {_fmt(record)}")
+        with self._lock:
+            self._ended(label)
+            self.reused_count += 1
+            self._advance()
+            if not self.quiet:
+                self._line(f"cached  {label}: {_fmt(record)}")
 
     def _line(self, text: str) -> None:
         if self._progress:

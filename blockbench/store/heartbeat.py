@@ -1,9 +1,11 @@
-"""Worker liveness: each process holding claims beats a heartbeat in the store.
+"""Liveness of run claims: the claiming process keeps its claimed rows fresh.
 
-A claim (on a run or a queued job) names its worker. The claim stands while
-that worker's heartbeat is fresh; once it is older than ``stale_after``
-seconds, or the worker's process is gone from this very machine (a
-``kill -9`` followed by a rerun is noticed at once), anyone may take it over.
+A claimed run's row names its claimer (``host:pid:uuid8``) in ``worker``, and
+its ``updated_at`` is the claim's heartbeat: the claiming process refreshes the
+``updated_at`` of all its running rows every ``min(15, stale_after / 4)``
+seconds. The claim stands while that heartbeat is younger than ``stale_after``
+seconds, unless its process is gone from this very machine (a ``kill -9``
+followed by a rerun is noticed at once); then anyone may take it over.
 """
 
 from __future__ import annotations
@@ -15,19 +17,18 @@ import threading
 import time
 import uuid
 
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import and_
 
 from blockbench.core.errors import BlockbenchError
 from blockbench.store.database import Database
-from blockbench.store.schema import workers
+from blockbench.store.schema import runs
 
 log = logging.getLogger(__name__)
 
-#: Seconds without a heartbeat after which a worker counts as dead.
+#: Seconds without a heartbeat after which a claim counts as abandoned.
 STALE_AFTER = 120.0
 STALE_ENV = "BLOCKBENCH_STALE_AFTER"
-#: Heartbeat of a worker whose process is known to be gone.
-DEAD = 0.0
+RUNNING = "running"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -40,12 +41,15 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-class Workers:
-    """This process's worker identity and heartbeat, and the liveness of other workers.
+class ClaimKeeper:
+    """This process's claimer id, the heartbeat of its claims, and the liveness of others'.
+
+    Safe to use from several threads: the id and the heartbeat thread are
+    guarded by a lock.
 
     Args:
         db: the store's database.
-        stale_after: seconds without a heartbeat before a worker counts as dead
+        stale_after: seconds without a heartbeat before a claim counts as abandoned
             (default: ``$BLOCKBENCH_STALE_AFTER`` or 120).
     """
 
@@ -60,92 +64,65 @@ class Workers:
             raise BlockbenchError(f"stale-after must be positive seconds, got {stale_after}")
         self.db, self.stale_after = db, stale_after
         self.interval = min(15.0, stale_after / 4)
-        self.host, self.pid = socket.gethostname(), os.getpid()
-        self.worker_id = f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"
-        self._registered = False
+        self.host = socket.gethostname()
+        self._new_identity()
+
+    def _new_identity(self) -> None:
+        self.pid = os.getpid()
+        self._id = f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def register(self) -> str:
-        """Make sure this process has a committed worker row (and a heartbeat); return its id.
+    @property
+    def worker_id(self) -> str:
+        """This process's claimer id (a forked child gets its own)."""
+        if os.getpid() != self.pid:  # a forked child holds none of its parent's claims or threads
+            self._new_identity()
+        return self._id
 
-        Registration commits before any claim, so a process that sees a claim
-        also sees its worker.
-        """
-        if not self._registered or self._pid_changed():
-            with self.db.transaction() as conn:
-                self._upsert(conn, time.time())
-            self._registered = True
+    def start(self) -> str:
+        """Make sure the heartbeat thread runs (called before a claim); return the claimer id."""
+        me = self.worker_id
+        with self._lock:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._beat, name="blockbench-heartbeat",
-                                                daemon=True)
+                self._stop = threading.Event()  # a thread stopped late must not beat on
+                self._thread = threading.Thread(target=self._beat, args=(me, self._stop),
+                                                name="blockbench-claims", daemon=True)
                 self._thread.start()
-        return self.worker_id
+        return me
 
-    def live(self) -> Select[tuple[str]]:
-        """Query of the workers whose heartbeat is fresh (to use inside a claim's statement)."""
-        return select(workers.c.worker).where(workers.c.heartbeat >= time.time() - self.stale_after)
+    @property
+    def started(self) -> bool:
+        """Whether this process has claimed anything (its heartbeat runs)."""
+        with self._lock:
+            return self._thread is not None and os.getpid() == self.pid
 
-    def dead(self) -> Select[tuple[str]]:
-        """Query of the workers known dead (see :meth:`reap_dead_local`)."""
-        return select(workers.c.worker).where(workers.c.heartbeat == DEAD)
-
-    def reap_dead_local(self, conn: Connection) -> None:
-        """Mark dead the workers of this machine whose process is gone, so their claims fall now.
-
-        Their rows stay (marked), so every process sees at once that they are dead.
-        """
-        rows = conn.execute(select(workers.c.worker, workers.c.pid).where(
-            (workers.c.host == self.host) & (workers.c.heartbeat != DEAD))).all()
-        dead = [r.worker for r in rows if r.pid != self.pid and not _pid_alive(r.pid)]
-        if dead:
-            conn.execute(workers.update().where(workers.c.worker.in_(dead)).values(heartbeat=DEAD))
-
-    def holds(self, conn: Connection, worker_id: str | None) -> bool:
-        """Whether a claim by ``worker_id`` stands: its worker is this process or still beats.
-
-        Workers register (commit) before they claim, so a committed claim's worker is visible.
-        """
-        if worker_id is None:
+    def holds(self, worker: str | None, updated_at: float) -> bool:
+        """Whether a running row claimed by ``worker`` and last refreshed at ``updated_at`` stands."""
+        if worker is None:
             return False
-        if worker_id == self.worker_id:
+        if worker == self.worker_id:
             return True
-        return conn.execute(self.live().where(workers.c.worker == worker_id)).first() is not None
+        host, _, rest = worker.partition(":")
+        pid = rest.partition(":")[0]
+        if host == self.host and pid.isdigit() and int(pid) != self.pid and not _pid_alive(int(pid)):
+            return False
+        return updated_at >= time.time() - self.stale_after
 
     def stop(self) -> None:
-        """Stop beating and remove this worker's row (its claims become free at once)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-        if self._registered:
+        """Stop the heartbeat thread (the store then releases what this process still holds)."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+            self._stop.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+
+    def _beat(self, me: str, stop: threading.Event) -> None:
+        mine = and_(runs.c.status == RUNNING, runs.c.worker == me)
+        while not stop.wait(self.interval):
             try:
                 with self.db.transaction() as conn:
-                    conn.execute(workers.delete().where(workers.c.worker == self.worker_id))
-            except BlockbenchError as exc:
-                log.warning("could not unregister worker %s: %s", self.worker_id, exc)
-            self._registered = False
-
-    def _pid_changed(self) -> bool:
-        # A forked child must not reuse its parent's identity.
-        if os.getpid() != self.pid:
-            self.pid = os.getpid()
-            self.worker_id = f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"
-            self._thread = None
-            return True
-        return False
-
-    def _upsert(self, conn: Connection, now: float) -> None:
-        updated = conn.execute(workers.update().where(workers.c.worker == self.worker_id)
-                               .values(heartbeat=now)).rowcount
-        if not updated:
-            conn.execute(workers.insert().values(worker=self.worker_id, host=self.host,
-                                                 pid=self.pid, started_at=now, heartbeat=now))
-
-    def _beat(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                with self.db.transaction() as conn:
-                    self._upsert(conn, time.time())
+                    conn.execute(runs.update().where(mine).values(updated_at=time.time()))
             except Exception as exc:  # a missed beat is retried; the claim only goes stale later
-                log.warning("heartbeat of worker %s failed: %s", self.worker_id, exc)
+                log.warning("heartbeat of the claims of %s failed: %s", me, exc)

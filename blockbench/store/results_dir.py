@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -51,6 +52,7 @@ class ResultsDir:
 
     Everything is checked (the directory can be made, its files can be read)
     before anything is created, so a refused directory is left as it was.
+    Recording is thread-safe.
 
     Args:
         path: the export directory (created if missing); None: no export (a worker).
@@ -61,6 +63,8 @@ class ResultsDir:
     def __init__(self, path: str | Path | None, storage: str | None = None,
                  store: Store | None = None) -> None:
         self.path = Path(path) if path is not None else None
+        # Searches running at once (compare --executor ray) record from their threads.
+        self._lock = threading.RLock()
         self._created: list[Path] = []  # by opening: the directory, then the store's files
         self._closed = False
         if self.path is None:
@@ -141,43 +145,50 @@ class ResultsDir:
 
     def claim(self, spec: RunSpec, retries: int = 1) -> Claim:
         """Claim a run to train it (see :meth:`Store.claim_run`)."""
-        return self.store.claim_run(spec, retries)
+        with self._lock:
+            return self.store.claim_run(spec, retries)
 
     def finish(self, record: RunRecord) -> RunRecord:
         """Persist a claimed run's outcome now; returns the record kept by the store."""
-        kept = self.store.finish_run(record)
-        if self._export is not None:
-            self._export.add_run(record.run_hash)
-        return kept
+        with self._lock:
+            kept = self.store.finish_run(record)
+            if self._export is not None:
+                self._export.add_run(record.run_hash)
+            return kept
 
     def release(self, run_hash: str) -> None:
-        self.store.release_run(run_hash)
+        with self._lock:
+            self.store.release_run(run_hash)
 
     def add(self, record: RunRecord) -> None:
         """Persist a finished run immediately (failed runs too, for the record)."""
-        self.store.add(record)
-        if self._export is not None:
-            self._export.add_run(record.run_hash)
+        with self._lock:
+            self.store.add(record)
+            if self._export is not None:
+                self._export.add_run(record.run_hash)
 
     def reused(self, record: RunRecord) -> None:
         """Note a cached record this directory uses (it may have been trained elsewhere)."""
-        if self._export is not None:
-            self._export.add_run(record.run_hash, changed=False)
+        with self._lock:
+            if self._export is not None:
+                self._export.add_run(record.run_hash, changed=False)
 
     def add_search(self, search: SearchRecord, study: str | None = None) -> SearchRecord:
         """Persist a search (passwords scrubbed); returns the record as stored."""
-        kept = self.store.add_search(search, study)
-        if self._export is not None:
-            self._export.add_search(search_key(kept.to_dict()))
-        return kept
+        with self._lock:
+            kept = self.store.add_search(search, study)
+            if self._export is not None:
+                self._export.add_search(search_key(kept.to_dict()))
+            return kept
 
     def __len__(self) -> int:
         return sum(r.status == "ok" for r in self.store.rows())
 
     def export(self) -> None:
         """Rewrite ``runs.jsonl``, ``searches.jsonl`` and ``runs.csv`` from the store, where changed."""
-        if self._export is not None:
-            self._export.write()
+        with self._lock:
+            if self._export is not None:
+                self._export.write()
 
     def write_csv(self) -> Path:
         """Bring every exported file up to date; returns the path of ``runs.csv``."""

@@ -4,7 +4,7 @@ A :class:`Store` lives on one storage URL (SQLite by default, PostgreSQL for
 teams). It is the cache: a run whose hash has an ``ok`` record is never
 trained again. Before training, a process *claims* the run's row; another
 process wanting the same run waits for it instead of training it twice, and
-a claim whose process died (its heartbeat stopped, see
+a claim whose process died (the row's heartbeat stopped, see
 :mod:`blockbench.store.heartbeat`) is taken over, so an interrupted run is
 retrained from its start.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -27,11 +28,11 @@ from blockbench.core.failures import retryable
 from blockbench.core.records import FAILED, OK, RunRecord, SearchRecord
 from blockbench.core.spec import RunSpec, canonical_json
 from blockbench.store.database import BUSY_TIMEOUT, Database
-from blockbench.store.heartbeat import Workers
+from blockbench.store.heartbeat import RUNNING, ClaimKeeper
 from blockbench.store.schema import ensure_schema, runs, searches
 from blockbench.store.url import backend_of, mask_url, normalize_url, scrub, sqlite_path
 
-RUNNING = "running"
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 #: Fields of a search record that make its identity: the same search run again has the same key.
 SEARCH_IDENTITY = ("policy", "policy_options", "policy_seed", "backbone", "dataset", "partition",
@@ -81,7 +82,8 @@ class Store:
     Args:
         url: storage URL (``sqlite:///x.db``, ``postgresql://...``) or a SQLite file path.
         busy_timeout: seconds a SQLite writer waits for another.
-        stale_after: seconds without a heartbeat after which a claim is taken over.
+        stale_after: seconds without a heartbeat after which a claim is taken over
+            (default: ``$BLOCKBENCH_STALE_AFTER`` or 120).
         create: create the store if it does not exist (False: readers, which fail instead).
     """
 
@@ -98,7 +100,7 @@ class Store:
         with self.db.transaction() as conn:
             self.db.lock_schema(conn)
             ensure_schema(conn, self.display)
-        self.workers = Workers(self.db, stale_after)
+        self.keeper = ClaimKeeper(self.db, stale_after)
 
     def __enter__(self) -> Store:
         return self
@@ -107,8 +109,14 @@ class Store:
         self.close()
 
     def close(self) -> None:
-        """Stop heartbeating, release this process's worker row, close connections."""
-        self.workers.stop()
+        """Stop the claims' heartbeat, release the claims still held, close connections."""
+        claimed = self.keeper.started
+        self.keeper.stop()
+        if claimed:
+            try:
+                self._retry(lambda conn: self._release(conn, None))
+            except BlockbenchError as exc:
+                log.warning("could not release the claims of %s: %s", self.keeper.worker_id, exc)
         self.db.dispose()
 
     # -- records -------------------------------------------------------------
@@ -212,10 +220,9 @@ class Store:
     def claim_run(self, spec: RunSpec, retries: int = 1) -> Claim:
         """Claim ``spec``'s run for this process, unless it is done, busy or out of attempts."""
         key = spec.run_hash
-        me = self.workers.register()
+        me = self.keeper.start()
 
         def claim(conn: Connection) -> Claim:
-            self.workers.reap_dead_local(conn)
             row = conn.execute(select(runs).where(runs.c.run_hash == key).with_for_update()).first()
             now = time.time()
             if row is None:
@@ -227,7 +234,7 @@ class Store:
                 return Claim("claimed")
             if row.status == OK:
                 return Claim("done", self._record(row))
-            if row.status == RUNNING and self.workers.holds(conn, row.worker):
+            if row.status == RUNNING and self.keeper.holds(row.worker, row.updated_at):
                 if row.worker == me:
                     return Claim("claimed")
                 return Claim("busy", worker=row.worker)
@@ -246,21 +253,17 @@ class Store:
 
     def release_run(self, run_hash: str) -> None:
         """Give up a claim without a result (interrupted): the run is free for anyone."""
-        me = self.workers.worker_id
-
-        def release(conn: Connection) -> None:
-            cond = and_(runs.c.run_hash == run_hash, runs.c.status == RUNNING, runs.c.worker == me)
-            row = conn.execute(select(runs.c.record).where(cond).with_for_update()).first()
-            if row is None:
-                return
-            if row.record is None:
-                conn.execute(runs.delete().where(cond))
-            else:
-                conn.execute(runs.update().where(cond).values(status=FAILED, worker=None))
-
-        self._retry(release)
+        self._retry(lambda conn: self._release(conn, run_hash))
 
     # -- internals -----------------------------------------------------------
+
+    def _release(self, conn: Connection, run_hash: str | None) -> None:
+        """Free this process's claim on ``run_hash`` (None: on every run): as it was before."""
+        cond = and_(runs.c.status == RUNNING, runs.c.worker == self.keeper.worker_id)
+        if run_hash is not None:
+            cond = and_(cond, runs.c.run_hash == run_hash)
+        conn.execute(runs.delete().where(and_(cond, runs.c.record.is_(None))))  # never finished
+        conn.execute(runs.update().where(cond).values(status=FAILED, worker=None))
 
     def _finish(self, conn: Connection, record: RunRecord, claimed: bool) -> RunRecord:
         key, now = record.run_hash, time.time()

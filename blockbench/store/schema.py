@@ -7,6 +7,7 @@ the run records and the policies' Optuna studies alike.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from sqlalchemy import (
@@ -17,17 +18,19 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
-    UniqueConstraint,
     inspect,
     select,
+    text,
 )
 from sqlalchemy import Table as SqlTable
 
 from blockbench import __version__
 from blockbench.core.errors import BlockbenchError
 
+log = logging.getLogger(__name__)
+
 #: Layout of the store's tables; bump with a migration in :data:`MIGRATIONS`.
-STORE_SCHEMA_VERSION = 1
+STORE_SCHEMA_VERSION = 2
 
 metadata = MetaData()
 
@@ -37,7 +40,8 @@ meta = SqlTable(
     Column("value", Text, nullable=False),
 )
 
-#: One row per run identity: its record once finished, its claim while being trained.
+#: One row per run identity: its record once finished, its claim while being trained
+#: (``worker`` is the claimer, ``updated_at`` the claim's heartbeat).
 runs = SqlTable(
     "blockbench_runs", metadata,
     Column("run_hash", String(64), primary_key=True),
@@ -67,41 +71,28 @@ searches = SqlTable(
     Column("created_at", Float, nullable=False),
 )
 
-#: Processes that may hold claims; a claim whose worker stopped beating is taken over.
-workers = SqlTable(
-    "blockbench_workers", metadata,
-    Column("worker", String(128), primary_key=True),
-    Column("host", String(255), nullable=False),
-    Column("pid", Integer, nullable=False),
-    Column("started_at", Float, nullable=False),
-    Column("heartbeat", Float, nullable=False),
-)
+#: Tables of the job queue that ``compare --detach`` and ``blockbench worker`` used (schema 1).
+_QUEUE_TABLES = ("blockbench_jobs", "blockbench_studies", "blockbench_workers")
 
-#: A detached compare: what to search, for the workers that join it.
-studies = SqlTable(
-    "blockbench_studies", metadata,
-    Column("study", String(128), primary_key=True),
-    Column("definition", Text, nullable=False),
-    Column("created_at", Float, nullable=False),
-)
 
-#: The work queue of detached studies: one job per run to train or search to run.
-jobs = SqlTable(
-    "blockbench_jobs", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("study", String(128), nullable=False, index=True),
-    Column("job_key", String(255), nullable=False),
-    Column("priority", Integer, nullable=False),  # runs (0) before searches (1)
-    Column("payload", Text, nullable=False),
-    Column("status", String(16), nullable=False, index=True),  # queued | running | done | failed
-    Column("worker", String(128)),
-    Column("error", Text),
-    Column("updated_at", Float, nullable=False),
-    UniqueConstraint("study", "job_key", name="blockbench_jobs_study_key"),
-)
+def _drop_job_queue(conn: Connection, where: str) -> None:
+    """Schema 1 to 2: drop the retired job queue's tables; runs and searches stay as they are."""
+    names = set(inspect(conn).get_table_names())
+    if "blockbench_jobs" in names:
+        left = conn.execute(text("SELECT study, COUNT(*) FROM blockbench_jobs WHERE status <> 'done' "
+                                 "GROUP BY study ORDER BY study")).all()
+        if left:
+            log.warning("store %s: dropped %d unfinished jobs of the retired job queue (studies %s); "
+                        "the completed runs are kept in the store, and re-running the same "
+                        "'blockbench compare' (optionally with --executor ray) finishes them",
+                        where, sum(int(n) for _, n in left), ", ".join(str(s) for s, _ in left))
+    for name in _QUEUE_TABLES:
+        if name in names:
+            conn.execute(text(f"DROP TABLE {name}"))
+
 
 #: ``MIGRATIONS[v]`` upgrades a store from schema ``v`` to ``v + 1`` in place.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[Connection, str], None]] = {1: _drop_job_queue}
 
 
 def ensure_schema(conn: Connection, where: str) -> None:
@@ -137,7 +128,7 @@ def ensure_schema(conn: Connection, where: str) -> None:
                 f"store {where} has schema {version}, which blockbench {__version__} cannot migrate "
                 f"to schema {STORE_SCHEMA_VERSION}; export it with the blockbench that wrote it "
                 "('blockbench runs --format json') or use a new store")
-        MIGRATIONS[version](conn)
+        MIGRATIONS[version](conn, where)
         version += 1
         conn.execute(meta.update().where(meta.c.key == "schema_version").values(value=str(version)))
     metadata.create_all(conn, checkfirst=True)

@@ -9,13 +9,16 @@ when it has one (any :class:`RunTrainer`, normally a
 from __future__ import annotations
 
 import logging
+import os
+import platform
 import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from blockbench.components.backbone import Weights
 from blockbench.components.partition import Partition
-from blockbench.components.policy import SearchSpace
+from blockbench.components.policy import SearchSpace, Signal
 from blockbench.core.backends import check_backend
 from blockbench.core.errors import UsageError
 from blockbench.core.records import FAILED, RunRecord
@@ -24,6 +27,7 @@ from blockbench.core.task import Task
 from blockbench.data.prepare import PreparedData
 from blockbench.data.preprocessing import preprocess
 from blockbench.train.finetune import FineTuneModel
+from blockbench.train.identity import ProblemIdentity
 from blockbench.train.loop import EpochCallback, RunInputs, train_run
 
 log = logging.getLogger(__name__)
@@ -60,23 +64,29 @@ class Problem:
         blocks = self.partition.blocks
         return SearchSpace(tuple(b.quarter for b in blocks), tuple(b.trainable_params for b in blocks))
 
+    @property
+    def identity(self) -> ProblemIdentity:
+        """This problem as identities only (what a driver needs; see :mod:`blockbench.train.identity`)."""
+        return ProblemIdentity(
+            backbone=self.backbone, dataset=self.dataset,
+            backbone_options=dict(self.backbone_options), weights=self.weights.identity,
+            input_size=self.input_size, preprocessing=self.preprocessing,
+            dataset_fingerprint=self.data.fingerprint, split=dict(self.data.split_identity),
+            partition=self.partition.strategy, partition_params=dict(self.partition.params),
+            partition_digest=self.partition.digest, hparams=dict(self.hparams), space=self.space,
+            backend=check_backend(), notes=tuple(self.data.notes),
+            worker=f"{platform.node()}:{os.getpid()}")
+
     def spec(self, target: str, seed: int, epochs: int | None = None) -> RunSpec:
         """The identity of running ``target`` with ``seed`` (and optionally fewer epochs)."""
-        kind, index = parse_target(target)
+        _, index = parse_target(target)
         if index is not None:
             self.partition.block(index)  # range check with a clear error
-        hparams = dict(self.hparams)
-        if epochs is not None:
-            hparams["epochs"] = int(epochs)
-        return RunSpec(
-            backbone=self.backbone, backbone_options=self.backbone_options,
-            weights=self.weights.identity, input_size=self.input_size,
-            preprocessing=self.preprocessing, dataset=self.dataset,
-            dataset_fingerprint=self.data.fingerprint, split=self.data.split_identity,
-            partition=self.partition.strategy, partition_params=dict(self.partition.params),
-            partition_digest=self.partition.digest, target=kind if index is None else target,
-            seed=int(seed), hparams=hparams, backend=check_backend(),
-        )
+        return self.identity.spec(target, seed, epochs)
+
+    def measure(self, measure: Callable[..., Signal], seed: int, params: Mapping[str, Any]) -> Signal:
+        """Measure a per-block signal of this problem: ``measure(problem, seed, **params)``."""
+        return measure(self, seed, **dict(params))
 
     def train(self, spec: RunSpec, on_epoch: EpochCallback | None = None) -> RunRecord:
         """Train one run. Any failure inside training is recorded as a failed run, not raised."""

@@ -33,6 +33,7 @@ from blockbench.components.policy import (
     Signal,
     best_on_validation,
     check_int,
+    evaluate_batch,
     run_limit,
 )
 from blockbench.core.errors import BlockbenchError
@@ -124,6 +125,6 @@ class GradientRank(Policy):
         # Highest signal first; a tie goes to the deeper block.
         ranked = sorted(range(space.n_blocks), reverse=True,
                         key=lambda i: (signal.values.get(block_target(i), float("-inf")), i))
-        observations = [evaluator.evaluate(block_target(i)) for i in ranked[:k]]
+        observations = evaluate_batch(evaluator, [block_target(i) for i in ranked[:k]])
         info = {"signal": signal.to_dict(), "ranking": [block_target(i) for i in ranked]}
         return PolicyResult(best_on_validation(observations), observations, info)

@@ -26,6 +26,7 @@ from blockbench.components.policy import (
     SearchSpace,
     best_on_validation,
     check_int,
+    evaluate_batch,
     run_limit,
 )
 from blockbench.core.spec import block_target
@@ -36,8 +37,8 @@ from blockbench_plugins.successive_halving import SuccessiveHalving
 
 
 def evaluate_all(targets: list[str], evaluator: Evaluator) -> PolicyResult:
-    """Evaluate ``targets`` in order and pick the best on validation."""
-    observations = [evaluator.evaluate(t) for t in targets]
+    """Evaluate ``targets`` (at once where the host can) and pick the best on validation."""
+    observations = evaluate_batch(evaluator, targets)
     return PolicyResult(best_on_validation(observations), observations)
 
 

@@ -22,6 +22,7 @@ from blockbench.components.policy import (
     SearchSpace,
     best_on_validation,
     check_int,
+    evaluate_batch,
 )
 from blockbench.core.errors import UsageError
 from blockbench.core.spec import block_target
@@ -138,8 +139,9 @@ class SuccessiveHalving(Policy):
             # epochs=None asks for the protocol's own full run, the same run as other policies'.
             epochs = None if rung.epochs == full and self.options["max_epochs"] is None else rung.epochs
             scored: list[tuple[float, int, int]] = []
-            for block in alive:
-                obs = evaluator.evaluate(block_target(block), epochs=epochs)
+            rung_targets = [block_target(block) for block in alive]
+            for block, obs in zip(alive, evaluate_batch(evaluator, rung_targets, epochs=epochs),
+                                  strict=True):
                 observations.append(obs)
                 if obs.ok and obs.val_acc is not None:
                     scored.append((obs.val_acc, -len(scored), block))

@@ -113,8 +113,8 @@ def test_mkdir_refused_by_the_filesystem_is_one_line(tmp_path, monkeypatch):
     assert line.endswith(f"cannot create results directory '{tmp_path / 'out'}': permission denied")
 
 
-def test_worker_on_a_store_that_does_not_exist_creates_none(tmp_path):
-    line = _one_line("worker", "--storage", f"sqlite:///{tmp_path / 'none.db'}", "--study", "s")
+def test_runs_on_a_store_that_does_not_exist_creates_none(tmp_path):
+    line = _one_line("runs", "--storage", f"sqlite:///{tmp_path / 'none.db'}")
     assert "does not exist" in line
     assert list(tmp_path.iterdir()) == []
 

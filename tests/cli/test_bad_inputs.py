@@ -205,6 +205,15 @@ CASES: dict[str, Callable[[Path], list[str]]] = {
     "blocks weights missing": lambda t: ["blocks", "demo-cnn", "--weights", "missing.h5"],
     "blocks format unknown": lambda t: ["blocks", "demo-cnn", "--format", "nosuch"],
     "blocks uniform k 0": lambda t: ["blocks", "demo-cnn", "-p", "uniform", "--partition-option", "k=0"],
+    # compare's executor: Ray options need --executor ray; an address must be reachable
+    "compare executor unknown": _compare("--executor", "dask"),
+    "compare ray address without ray": _compare("--ray-address", "auto"),
+    "compare ray workers without ray": _compare("--ray-workers", "2"),
+    "compare ray workers 0": _compare("--executor", "ray", "--ray-workers", "0"),
+    "compare ray cpus per run 0": _compare("--executor", "ray", "--ray-cpus-per-run", "0"),
+    "compare ray address not an address": _compare("--executor", "ray", "--ray-address", "head"),
+    "compare ray address nothing listens": _compare("--executor", "ray", "--ray-address",
+                                                    "127.0.0.1:9"),
     # leaderboard, check, runs
     "leaderboard results missing": lambda t: ["leaderboard", "--results", str(t / "nope")],
     "leaderboard results is a file": lambda t: ["leaderboard", "--results", _file(t, "r.txt", "x")],
@@ -265,11 +274,7 @@ CASES: dict[str, Callable[[Path], list[str]]] = {
     "plot replay is a leaderboard": lambda t: ["plot", "regret", "--replay",
                                                "leaderboards/demo/leaderboard.json", "--out",
                                                str(t / "p.png")],
-    # worker, list
-    "worker study unknown": lambda t: ["worker", "--storage", f"sqlite:///{t / 'w.db'}", "--study", "nosuch"],
-    "worker storage scheme unknown": lambda t: ["worker", "--storage", "nosuch://x", "--study", "s"],
-    "worker study name invalid": lambda t: ["worker", "--storage", f"sqlite:///{t / 'w.db'}", "--study",
-                                            "bad name!"],
+    # list
     "list kind unknown": lambda t: ["list", "nosuch"],
     "list format unknown": lambda t: ["list", "--format", "nosuch"],
 }

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("tensorflow", "keras", "tf_keras", "tensorflow_datasets", "torch", "jax")
+HEAVY = ("tensorflow", "keras", "tf_keras", "tensorflow_datasets", "torch", "jax", "ray")
 
 _CHILD = r"""
 import importlib.abc, json, sys, traceback

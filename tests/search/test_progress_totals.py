@@ -1,5 +1,5 @@
 """Progress totals are the runs that will really be trained or reused, and failures that would
-repeat are not retried: compare, retries and workers, on fake problems that train instantly."""
+repeat are not retried: compare and retries, on fake problems that train instantly."""
 
 from __future__ import annotations
 
@@ -20,14 +20,11 @@ from blockbench.components.policy import (
     best_on_validation,
 )
 from blockbench.core.records import RunRecord
-from blockbench.core.task import SplitConfig, Task
 from blockbench.plugin import manager
 from blockbench.plugin.registry import Components
-from blockbench.search import worker as worker_module
 from blockbench.search.compare import PolicyRequest, run_compare
 from blockbench.search.evaluator import TrainingEvaluator
 from blockbench.search.progress import ProgressReporter
-from blockbench.search.worker import detach_study, run_worker
 from blockbench.store.results_dir import ResultsDir
 from tests.factories import make_run, make_spec
 
@@ -55,6 +52,11 @@ class FakeProblem:
     @property
     def space(self) -> SearchSpace:
         return SearchSpace(tuple(quarter_of(i, self.n_blocks) for i in range(self.n_blocks)))
+
+    @property
+    def identity(self) -> SimpleNamespace:
+        return SimpleNamespace(space=self.space, notes=(), partition="uniform",
+                               full_epochs=int(self.hparams["epochs"]))
 
     def spec(self, target, seed, epochs=None):
         return make_spec(target, seed=seed, **({"hparams": {"epochs": epochs}} if epochs else {}))
@@ -158,27 +160,4 @@ def test_only_failures_a_retry_can_cure_are_retried(tmp_path, error, attempts):
     assert problem.trained == ["bl1"] * attempts
     [row] = results.store.rows(status="failed")
     assert row.failures == attempts
-    results.close()
-
-
-def test_a_worker_counts_its_own_share_not_the_study(tmp_path, monkeypatch):
-    problem = FakeProblem(n_blocks=8)
-    monkeypatch.setattr(worker_module, "Engine", lambda components: FakeEngine(problem))
-    components = manager.get_components()
-    results = ResultsDir(tmp_path)
-    task = Task("mobilenet", "flowers5", SplitConfig())
-    policies = [PolicyRequest("exhaustive"), PolicyRequest("last-quarter")]
-    summary = detach_study("share", [task], policies, [0], components, results,
-                           engine=FakeEngine(problem))
-    assert (summary.runs, summary.searches) == (10, 2)
-    progress, out = reporter()
-    done = run_worker("share", components, results, progress, poll=0.01, max_jobs=3)
-    assert done.jobs == 3
-    assert counters(out.getvalue()) == [(1, 1), (2, 2), (3, 3)]  # three run jobs, one run each
-    rest, out = reporter()
-    run_worker("share", components, results, rest, poll=0.01)
-    # 7 run jobs, then each search job brings its plan: 8 blocks, then 2 Q4 blocks (reused)
-    assert counters(out.getvalue()) == [*((i, i) for i in range(1, 8)),
-                                        *((i, 15) for i in range(8, 16)), (16, 17), (17, 17)]
-    assert (rest.done, rest.total, rest.trained) == (17, 17, 7)
     results.close()

@@ -7,7 +7,9 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -16,7 +18,7 @@ from blockbench.core.record_files import RUNS_FILE, read_jsonl, write_jsonl
 from blockbench.core.records import SearchRecord
 from blockbench.store.results_dir import ResultsDir
 from blockbench.store.run_store import Store
-from blockbench.store.schema import STORE_SCHEMA_VERSION, runs, workers
+from blockbench.store.schema import STORE_SCHEMA_VERSION, runs
 from tests.factories import make_run, make_spec
 
 
@@ -53,7 +55,7 @@ def test_a_claimed_run_is_busy_for_others_and_done_once_finished(url):
     with Store(url) as first, Store(url) as second:
         assert first.claim_run(spec).state == "claimed"
         busy = second.claim_run(spec)
-        assert busy.state == "busy" and busy.worker == first.workers.worker_id
+        assert busy.state == "busy" and busy.worker == first.keeper.worker_id
         first.finish_run(make_run(spec, 0.9, 0.8))
         done = second.claim_run(spec)
         assert done.state == "done" and done.record.val_acc == 0.9
@@ -83,7 +85,7 @@ def test_claim_of_a_killed_process_on_this_machine_is_taken_over_at_once(url, tm
     with Store(url, stale_after=3600) as store:
         assert [r.status for r in store.rows()] == ["running", "running"]
         assert store.claim_run(spec).state == "claimed"  # its process is gone: no waiting
-    with Store(url, stale_after=3600) as later:  # and every process sees it dead from now on
+    with Store(url, stale_after=3600) as later:  # any later process sees it dead too
         assert later.claim_run(make_spec("bl1")).state == "claimed"
 
 
@@ -92,23 +94,71 @@ def test_claim_of_a_silent_remote_worker_is_taken_over_once_stale(url):
     with Store(url) as store:
         store.claim_run(spec)
         with store.db.transaction() as conn:  # as if held by a machine that stopped beating
-            conn.execute(workers.insert().values(worker="far:1:x", host="far-away", pid=1,
-                                                 started_at=0.0, heartbeat=time.time() - 30))
-            conn.execute(runs.update().values(worker="far:1:x", updated_at=time.time() - 30))
+            conn.execute(runs.update().values(worker="far-away:1:x", updated_at=time.time() - 30))
     with Store(url, stale_after=60) as patient:
         assert patient.claim_run(spec).state == "busy"
     with Store(url, stale_after=10) as impatient:
         assert impatient.claim_run(spec).state == "claimed"
 
 
-def test_a_claim_whose_worker_has_stopped_is_free(url):
-    spec = make_spec("block:5")
+def test_a_live_claim_keeps_its_row_fresh_and_stands_past_stale_after(url):
+    spec = make_spec("block:6")
+    with Store(url, stale_after=0.4) as holder, Store(url, stale_after=0.4) as other:
+        assert holder.claim_run(spec).state == "claimed"
+        with holder.db.transaction() as conn:  # its last beat long ago: the next one renews it
+            conn.execute(runs.update().values(updated_at=time.time() - 3600))
+        time.sleep(0.5)  # beats every 0.1 s
+        assert other.claim_run(spec).state == "busy"
+        [row] = other.rows()
+        assert time.time() - row.updated_at < 0.4 and row.worker == holder.keeper.worker_id
+
+
+def test_a_claim_whose_process_closed_its_store_is_free(url):
+    spec, failed = make_spec("block:5"), make_spec("block:8")
     with Store(url) as store:
+        store.add(make_run(failed, None, None, status="failed", error="OOM"))
         store.claim_run(spec)
-        with store.db.transaction() as conn:
-            conn.execute(runs.update().values(worker="gone:1:x"))
+        store.claim_run(failed)
     with Store(url, stale_after=3600) as other:
+        assert [(r.spec["target"], r.status) for r in other.rows()] == [("block:8", "failed")]
         assert other.claim_run(spec).state == "claimed"
+        assert other.claim_run(failed).state == "claimed"
+
+
+def test_claims_from_several_threads_of_one_process(url):
+    specs = [make_spec(f"block:{i}") for i in range(24)]
+
+    def beating() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "blockbench-claims"}
+
+    others = beating()  # other tests' stores still open in this process
+    with Store(url) as store:
+        with ThreadPoolExecutor(6) as pool:
+            states = list(pool.map(lambda s: store.claim_run(s).state, specs))
+        assert states == ["claimed"] * 24
+        assert len(beating() - others) == 1
+        with ThreadPoolExecutor(6) as pool:
+            list(pool.map(lambda s: store.finish_run(make_run(s, 0.5, 0.5)), specs))
+        assert {(r.status, r.attempts, r.worker) for r in store.rows()} == {("ok", 1, None)}
+    assert not beating() - others
+
+
+def test_a_forked_child_claims_under_its_own_id(url):
+    with Store(url) as store:
+        assert store.claim_run(make_spec("bl1")).state == "claimed"
+        parent = store.keeper.worker_id
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: its parent's claim is someone else's
+            store.db.engine.dispose(close=False)  # never share the parent's connections
+            try:
+                claim = store.claim_run(make_spec("bl1"))
+                os.write(write, f"{claim.state} {claim.worker} {store.keeper.worker_id}".encode())
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        state, worker, child = os.read(read, 1000).decode().split()
+        assert (state, worker) == ("busy", parent) and child != parent
 
 
 def test_an_interrupted_claim_is_released(url):

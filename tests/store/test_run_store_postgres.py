@@ -1,4 +1,4 @@
-"""The store on a real PostgreSQL server: row-lock claims, concurrent opening, Optuna beside it."""
+"""The store on a real PostgreSQL server: row-lock claims, concurrent opening, migration, Optuna."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ import pytest
 from blockbench.components.policy import Policy
 from blockbench.plugin.registry import Entry
 from blockbench.search.compare import make_policy
-from blockbench.search.queue import RUN_JOB, WorkQueue
 from blockbench.store.run_store import Store
 from tests.factories import make_run, make_spec
 from tests.postgres_server import postgres_database
-from tests.search.test_queue import definition
+from tests.store.test_store_migration import check_v1_store_migrates
 
 pytestmark = pytest.mark.postgres
 
@@ -51,29 +50,32 @@ def test_run_claims_and_records(server_db):
         assert second.claim_run(spec).record.val_acc == 0.8
 
 
-def test_skip_locked_claims_give_each_job_to_one_worker(server_db):
-    with Store(server_db) as setup:
-        queue = WorkQueue(setup)
-        queue.create_study("pg", definition())
-        for number in range(40):
-            queue.enqueue("pg", RUN_JOB, f"run:{number}", {"task": 0, "seed": 0, "target": "bl1"})
-    claimed: list[int] = []
+def test_four_claimers_at_once_train_each_run_once(server_db):
+    specs = [make_spec(f"block:{i}", seed=7) for i in range(30)]
+    claimed: list[str] = []
     lock = threading.Lock()
 
-    def work() -> None:
-        with Store(server_db) as store:
-            queue = WorkQueue(store)
-            while (job := queue.claim("pg")) is not None:
+    def work(store: Store) -> None:
+        for spec in specs:
+            if store.claim_run(spec).state == "claimed":
                 with lock:
-                    claimed.append(job.id)
-                queue.finish(job)
+                    claimed.append(spec.run_hash)
+                store.finish_run(make_run(spec, 0.5, 0.5))
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
+    stores = [Store(server_db) for _ in range(4)]  # four claimers, as four processes would be
+    threads = [threading.Thread(target=work, args=(store,)) for store in stores]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == 40
+    for store in stores:
+        store.close()
+    assert sorted(claimed) == sorted(s.run_hash for s in specs)
+
+
+def test_a_v1_store_with_the_job_queue_opens_and_keeps_its_runs(caplog):
+    with postgres_database() as url:
+        check_v1_store_migrates(url, caplog)
 
 
 def test_optuna_studies_live_in_the_same_database(server_db):
