@@ -146,3 +146,22 @@ def hide_module(monkeypatch: Any, name: str) -> None:
 
     monkeypatch.delitem(sys.modules, name, raising=False)
     monkeypatch.setattr(builtins, "__import__", hidden)
+
+
+def racing_search(backbone: str = "mobilenet", n_blocks: int = 6) -> SearchRecord:
+    """A racing search record with ``info`` as the racing policy writes it: rounds on seeds 0-4;
+    blocks 0 and 1 eliminated after round 3, blocks 2 and 3 after round 4; block 5 picked."""
+    candidates = [f"block:{i}" for i in range(n_blocks)]
+    eliminations = {2: {"block:0": "worse than the leader (Holm p = 0.01)", "block:1": "worse than BL1"},
+                    3: {"block:2": "worse than the leader", "block:3": "worse than the leader"}}
+    alive = list(candidates)
+    rounds = []
+    for r, seed in enumerate(range(5)):
+        out = eliminations.get(r, {})
+        rounds.append({"seed": seed, "survivors": list(alive), "eliminated": out,
+                       "friedman_p": None if r < 2 else 0.01, "leader": "block:5"})
+        alive = [t for t in alive if t not in out]
+    pick = make_run(make_spec("block:5", 0, backbone), 0.8, 0.8, n_blocks=n_blocks)
+    info = {"seeds": list(range(5)), "reference": "bl1", "candidates": candidates, "rounds": rounds,
+            "stopped": "max seeds", "gain_ucb": 0.03, "min_gain": 0.01}
+    return make_search("racing", pick, info=info)

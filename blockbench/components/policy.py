@@ -50,12 +50,14 @@ class Observation:
         val_acc: validation accuracy, None when the run failed.
         epochs: epochs the run was trained for.
         ok: whether the run succeeded.
+        seed: the run seed, when a multi-seed evaluator served it (None: the search's seed).
     """
 
     target: str
     val_acc: float | None
     epochs: int
     ok: bool
+    seed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -124,8 +126,28 @@ class Evaluator(Protocol):
         ...
 
 
+@runtime_checkable
+class MultiSeedEvaluator(Evaluator, Protocol):
+    """The evaluator a multi-seed policy (:attr:`Policy.multi_seed`) gets: (target, seed) pairs.
+
+    Its ``evaluate(target, *, epochs=None, seed=None)`` trains (or looks up)
+    ``target`` at run seed ``seed`` (None: ``seeds[0]``). Runs are shared with
+    every other policy through the store: a run a multi-seed policy trains is
+    the same run a per-seed policy trains at that seed.
+    """
+
+    @property
+    def seeds(self) -> Sequence[int]:
+        """The run seeds the policy may use, in the order it should use them (at most ``--seeds``)."""
+        ...
+
+    def report(self, text: str) -> None:
+        """Show one line of the search's progress (a racing round, its survivors)."""
+        ...
+
+
 def evaluate_batch(evaluator: Evaluator, targets: Sequence[str], *,
-                   epochs: int | None = None) -> list[Observation]:
+                   epochs: int | None = None, seed: int | None = None) -> list[Observation]:
     """Evaluate ``targets``, whose choice does not depend on each other's results.
 
     An evaluator that can train several runs at once (``compare --executor
@@ -133,12 +155,14 @@ def evaluate_batch(evaluator: Evaluator, targets: Sequence[str], *,
     runs train in parallel, and the observations, costs and search record are
     the same as evaluating the targets one by one, in order, which is what
     this does with any other evaluator. Policies call it for every batch they
-    know in advance (all blocks, a quarter, a rung of successive halving).
+    know in advance (all blocks, a quarter, a rung of successive halving, a
+    racing round). ``seed`` is for a :class:`MultiSeedEvaluator` only.
     """
+    extra: dict[str, Any] = {"epochs": epochs} if seed is None else {"epochs": epochs, "seed": seed}
     many = getattr(evaluator, "evaluate_many", None)
     if callable(many):
-        return list(many(list(targets), epochs=epochs))
-    return [evaluator.evaluate(t, epochs=epochs) for t in targets]
+        return list(many(list(targets), **extra))
+    return [evaluator.evaluate(t, **extra) for t in targets]
 
 
 @dataclass(frozen=True)
@@ -230,14 +254,22 @@ class Policy(abc.ABC):
            likes within the budget and returns a :class:`PolicyResult` whose
            pick is chosen on validation accuracy only.
 
+    A *multi-seed* policy (``multi_seed = True``, e.g. racing) searches across
+    seeds: the host calls :meth:`search` once per table (not once per seed)
+    with a :class:`MultiSeedEvaluator` over the compare's seeds, ``seed`` being
+    the first of them (for the policy's own randomness), and its budget
+    counts the runs of every seed. Its pick is one target for every seed.
+
     Attributes:
         option_defaults: accepted options and their defaults;
             :data:`~blockbench.core.options.REQUIRED` marks one the user must give.
         cost_unit: "runs" or "epochs" (multi-fidelity policies).
+        multi_seed: whether :meth:`search` gets a :class:`MultiSeedEvaluator` (see above).
     """
 
     option_defaults: ClassVar[Mapping[str, Any]] = {}
     cost_unit: ClassVar[str] = "runs"
+    multi_seed: ClassVar[bool] = False
 
     def __init__(self, **options: Any) -> None:
         self.options: dict[str, Any] = self.check_options(options)

@@ -165,7 +165,7 @@ class Format:
 
 RUN_RECORD = Format("run record", 3, version_key="schema_version", keys=("spec", "status"))
 SEARCH_RECORD = Format("search record", 1, version_key="schema_version", keys=("policy", "pick"))
-LEADERBOARD = Format("blockbench leaderboard", 2, version_key="format_version",
+LEADERBOARD = Format("blockbench leaderboard", 3, version_key="format_version",
                      name="blockbench-leaderboard")
 REPLAY_REPORT = Format("blockbench replay report", 1, version_key="format_version",
                        name="blockbench-replay")
@@ -205,6 +205,16 @@ def _leaderboard_1_to_2(doc: Document) -> Document:
                 c.pop(key, None)
             c.setdefault("family", "primary" if c.get("method") == "bopt" else "secondary")
             c.setdefault("p_holm", p.get("t_p_holm") if c["family"] == "primary" else None)
+    return doc
+
+
+@LEADERBOARD.step(2)
+def _leaderboard_2_to_3(doc: Document) -> Document:
+    # Version 3 gives each table a decision (which block to fine-tune); a version-2 leaderboard
+    # made none, and its tables keep the per-seed data needed to make one only in the run records.
+    for table in doc.get("tables", []):
+        if isinstance(table, dict):
+            table.setdefault("decision", None)
     return doc
 
 

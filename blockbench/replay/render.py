@@ -17,11 +17,13 @@ from blockbench.report.writer import Column, Document, Section, cells
 FORMATS = ("table", "markdown", "json")
 
 _TEXT_COLUMNS = {"table", "policy", "budget", "why", "reference", "verdict", "eval epoch",
-                 "Bopt per seed (block: test %)"}
-_WRAP_COLUMNS = {"why", "Bopt per seed (block: test %)"}
+                 "Bopt per seed (block: test %)", "best (mean test %)", "matched k"}
+_WRAP_COLUMNS = {"why", "Bopt per seed (block: test %)", "best (mean test %)", "BL1 (mean test %)"}
 
-_METRICS = ["policy", "runs", "epochs", "cost", "pick test %", "regret", "regret sd", "≤0.5 pt",
-            "≤1 pt", "reached Bopt", "runs to Bopt", "no pick"]
+_METRICS = ["policy", "runs", "epochs", "cost", "seeds", "pick mean test %", "regret", "regret sd",
+            "≤0.5 pt", "≤1 pt", "reached Bopt", "runs to Bopt", "no pick"]
+_EQUAL = ["table", "policy", "seeds", "runs", "regret", "≤0.5 pt", "≤1 pt", "regret - racing's",
+          "racing better/worse (repeats)"]
 
 
 
@@ -40,7 +42,8 @@ def _section(title: str, headers: Sequence[str], rows: list[list[str]]) -> Secti
 
 def _metric_row(row: dict[str, Any]) -> list[str]:
     return [row["policy"], _num(row["runs"], 1), _num(row["epochs"], 1), _num(row["cost"], 2),
-            _num(row["pick_test"]), _num(row["regret"]), _num(row["regret_sd"]),
+            _num(row.get("seeds"), 1), _num(row.get("pick_expected")), _num(row["regret"]),
+            _num(row["regret_sd"]),
             _pct(row["within_0_5"]), _pct(row["within_1"]), _pct(row["reached_bopt"]),
             _num(row["runs_to_bopt"], 1), str(row["no_pick"])]
 
@@ -50,16 +53,22 @@ def sections(report: dict[str, Any], per_table: bool = True) -> list[Section]:
     out: list[Section] = []
     tables = report["tables"]
     out.append(_section("Tables", ["table", "blocks", "Q4 blocks", "seeds", "epochs", "eval epoch",
-                                   "test images", "test SE (pt)", "Bopt per seed (block: test %)"],
+                                   "test images", "test SE (pt)", "best (mean test %)",
+                                   "BL1 (mean test %)", "Bopt per seed (block: test %)"],
                         [[t["id"], str(t["n_blocks"]), str(t["q4_blocks"]), str(len(t["seeds"])),
                           str(t["full_epochs"]), t["eval_epoch"], str(t["n_test"]), _num(t["test_se"], 1),
+                          f"{t['best']['target'].removeprefix('block:')} "
+                          f"({100 * t['best']['expected_test']:.2f})",
+                          _pct_points(t.get("bl1_expected_test")),
                           ", ".join(f"{s}: {b['target'].removeprefix('block:')} ({100 * b['test_acc']:.1f})"
                                     for s, b in t["bopt"].items())] for t in tables]))
     for budget in report["meta"]["budgets"]:
         rows = [r for r in report["overall"] if r["budget"] == budget]
         n = max((r["tables"] for r in rows), default=0)
         out.append(_section(f"Budget {budget}: overall (mean over {n} table{'s' * (n != 1)})", _METRICS,
-                            [_metric_row(r) for r in sorted(rows, key=_order(report))]))
+                            [_metric_row({**r, "policy": r["policy"] + (
+                                f" ({r['tables']} of {n} tables)" if r["tables"] < n else "")})
+                             for r in sorted(rows, key=_order(report))]))
         comps = [c for c in report["comparisons"] if c["budget"] == budget]
         if comps:
             out.append(_section(f"Budget {budget}: against last-quarter and random (paired repeats)",
@@ -70,6 +79,7 @@ def sections(report: dict[str, Any], per_table: bool = True) -> list[Section]:
                                   f"{c['cells_better']}/{c['cells_worse']} of {c['cells']}",
                                   f"{_num(c['cost'])} / {_num(c['reference_cost'])}", c["verdict"]]
                                  for c in comps]))
+        out += _equal_sections(report, budget, per_table)
         anytime = _anytime_section(report, budget)
         if anytime:
             out.append(anytime)
@@ -82,6 +92,41 @@ def sections(report: dict[str, Any], per_table: bool = True) -> list[Section]:
         out.append(_section("Not replayed", ["table", "policy", "budget", "why"],
                             [[u["table"], u["policy"], u["budget"], u["reason"]]
                              for u in report["unavailable"]]))
+    return out
+
+
+def _pct_points(fraction: float | None) -> str:
+    return "-" if fraction is None else f"{100 * fraction:.2f}"
+
+
+def _equal_row(table: str, row: dict[str, Any], vs: dict[str, Any] | None) -> list[str]:
+    return [table, row["policy"], _num(row["seeds"], 1), _num(row["runs"], 1), _num(row["regret"]),
+            _pct(row["within_0_5"]), _pct(row["within_1"]),
+            "" if vs is None else _num(vs["diff"], 2) if vs["diff"] is None else f"{vs['diff']:+.2f}",
+            "" if vs is None else f"{vs['better']}/{vs['worse']}"]
+
+
+def _equal_sections(report: dict[str, Any], budget: str, per_table: bool) -> list[Section]:
+    """Multi-seed policies against NAME@k matched on runs, and the per-seed policies (one seed)."""
+    out = []
+    for entry in [e for e in report.get("equal_runs_overall", []) if e["budget"] == budget]:
+        rows = [_equal_row(f"mean over {entry['tables']}", entry, None)]
+        rows += [[f"mean over {c['tables']}", c["family"], _num(c["seeds"], 1), _num(c["runs"], 1),
+                  _num(c["regret"]), _pct(c["within_0_5"]), _pct(c["within_1"]),
+                  "-" if c["diff"] is None else f"{c['diff']:+.2f}", f"{c['worse']}/{c['better']}"]
+                 for c in entry["compared"]]
+        out.append(_section(f"Budget {budget}: {entry['policy']} at equal runs (overall)",
+                            [h.replace("racing", entry["policy"]) for h in _EQUAL], rows))
+        if not per_table:
+            continue
+        rows = []
+        for e in [e for e in report["equal_runs"] if e["budget"] == budget
+                  and e["policy"] == entry["policy"]]:
+            rows.append(_equal_row(e["table"], e, None))
+            rows += [_equal_row(e["table"], c, {**c["vs"], "better": c["vs"]["worse"],
+                                                "worse": c["vs"]["better"]}) for c in e["compared"]]
+        out.append(_section(f"Budget {budget}: {entry['policy']} at equal runs, per table",
+                            [h.replace("racing", entry["policy"]) for h in _EQUAL], rows))
     return out
 
 

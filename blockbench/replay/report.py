@@ -1,9 +1,14 @@
 """The replay report: per-table and overall metrics, paired comparisons, anytime regret.
 
-Everything is in accuracy points (percent). For one repeat at run seed ``s``:
-``regret = 100 * (test(Bopt_s) - test(pick))``, where ``Bopt_s`` is the block
-exhaustive search chooses on validation at seed ``s`` (ties: lowest index) and
-``pick`` the block the policy chose on validation. Overall rows average the
+Everything is in accuracy points (percent). A target's *expected* test
+accuracy is its mean test accuracy over all the table's seeds; for one repeat,
+``regret = 100 * (expected(best) - expected(pick))``, where ``best`` is the
+block with the highest expected test accuracy and ``pick`` the target the
+policy chose on validation (a per-seed policy at the repeat's run seed ``s``,
+a multi-seed one across seeds). The per-seed regret of earlier reports,
+``100 * (test_s(Bopt_s) - test_s(pick))`` with ``Bopt_s`` exhaustive's pick at
+``s``, is kept as ``seed_regret``. Multi-seed policies are also compared with
+``NAME@k`` at equal runs (:mod:`blockbench.replay.equal_runs`). Overall rows average the
 tables' rows, each table weighing the same. The ``points`` list is the input
 format of ``blockbench plot regret`` (see :mod:`blockbench.report.regret`); the
 report's format and version are :data:`blockbench.core.formats.REPLAY_REPORT`.
@@ -19,14 +24,17 @@ from typing import Any
 
 from blockbench import __version__
 from blockbench.core.formats import REPLAY_REPORT
+from blockbench.replay.equal_runs import equal_runs, overall_equal_runs
 from blockbench.replay.runner import PolicySpec, Repeat, ReplayOutcome
 from blockbench.replay.tables import ReplayTable
 
 REFERENCES = ("last-quarter", "random")
 _EPS = 1e-6  # accuracies are fractions of a test set; keep 0.5 points from failing on rounding
 
-REGRET = ("regret = 100 * (test accuracy of Bopt - test accuracy of the pick), at the repeat's run "
-          "seed; Bopt = the block with the best validation accuracy at that seed (exhaustive's pick)")
+REGRET = ("regret = 100 * (expected test accuracy of the best block - expected test accuracy of the "
+          "pick), where a target's expected test accuracy is its mean over all the table's seeds, so "
+          "single-seed noise does not decide; the per-seed regret against exhaustive's pick at the "
+          "repeat's run seed is the JSON's seed_regret")
 
 
 def _mean(values: Iterable[float | None]) -> float | None:
@@ -48,8 +56,12 @@ def summarize(repeats: Sequence[Repeat]) -> dict[str, Any]:
         "runs": _mean(r.runs for r in repeats),
         "epochs": _mean(r.epochs for r in repeats),
         "cost": _mean(r.cost for r in repeats),
+        "seeds": _mean(r.seeds for r in repeats),
         "pick_test": _mean(100 * r.pick_test for r in repeats if r.pick_test is not None),
         "bopt_test": _mean(100 * r.bopt_test for r in repeats),
+        "pick_expected": _mean(100 * r.pick_mean for r in repeats if r.pick_mean is not None),
+        "best_expected": _mean(100 * r.best_mean for r in repeats),
+        "seed_regret": _mean(r.seed_regret for r in repeats),
         "regret": _mean(regrets),
         "regret_sd": statistics.stdev(regrets) if len(regrets) > 1 else None,
         "within_0_5": share(0.5),
@@ -87,7 +99,7 @@ def overall(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _worst_case(r: Repeat) -> float:
     """Regret for pairing: a search that picked nothing counts as a pick with 0 test accuracy."""
-    return r.regret if r.regret is not None else 100.0 * r.bopt_test
+    return r.regret if r.regret is not None else 100.0 * r.best_mean
 
 
 def compare(groups: dict[tuple[str, str, str], list[Repeat]], policy: str, reference: str,
@@ -161,27 +173,34 @@ def build_report(tables: Sequence[ReplayTable], policies: Sequence[PolicySpec],
     """The whole report as a JSON-ready dict (see docs/policies.md for every field)."""
     groups = _groups(outcome.repeats)
     rows = [{"table": t, "policy": p, "budget": b, **summarize(g)} for (t, p, b), g in groups.items()]
-    labels = [p.label for p in policies]
+    multi = {r.policy for r in outcome.repeats if r.multi_seed}
+    labels = [p.label for p in policies if p.label not in multi]
     comparisons = [c for b in budgets for ref in REFERENCES if ref in labels
                    for p in labels if p not in (ref, "exhaustive")
                    if (c := compare(groups, p, ref, b)) is not None]
+    matched = [e for b in budgets for e in equal_runs(policies, rows, groups, b, _worst_case)]
     return {
         **REPLAY_REPORT.marker(),
         "meta": {"command": command, "blockbench_version": __version__,
                  "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
                  "repeats": repeats, "seed": seed, "budgets": list(budgets),
-                 "policies": [{"label": p.label, "name": p.name, "options": dict(p.options)}
-                              for p in policies],
+                 "policies": [{"label": p.label, "name": p.name, "options": dict(p.options),
+                               **({"seeds": p.seeds} if p.seeds is not None else {}),
+                               "multi_seed": p.label in multi} for p in policies],
                  "regret": REGRET},
         "tables": [{"id": t.id, "n_blocks": t.n_blocks, "q4_blocks": len(t.space.in_quarter(4)),
                     "seeds": t.seeds, "full_epochs": t.full_epochs, "eval_epoch": t.eval_epoch,
                     "n_test": t.n_test, "test_se": _test_se(t),
                     "bopt": {str(s): {"target": p.target, "val_acc": p.val_acc, "test_acc": p.test_acc}
                              for s, p in sorted(t.bopt.items())},
+                    "best": {"target": t.best[0], "expected_test": t.best[1]},
+                    "bl1_expected_test": t.mean_test("bl1"),
                     "signals": sorted(t.signals)} for t in tables],
         "summary": rows,
         "overall": overall(rows),
         "comparisons": comparisons,
+        "equal_runs": matched,
+        "equal_runs_overall": overall_equal_runs(matched),
         "unavailable": [{"table": t, "policy": p, "budget": b, "reason": why}
                         for t, p, b, why in outcome.unavailable],
         "notes": list(notes),

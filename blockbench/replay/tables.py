@@ -33,6 +33,10 @@ class FidelityUnavailable(BlockbenchError):
     """A shorter run was asked for, but the table's records lack the per-epoch history to serve it."""
 
 
+class RunUnavailable(BlockbenchError):
+    """A policy asked for a run the table lacks (e.g. BL1, which racing races as its reference)."""
+
+
 @dataclass
 class ReplayTable:
     """The runs of one exhaustive table, by (seed, target), and Bopt at each complete seed.
@@ -54,6 +58,7 @@ class ReplayTable:
     runs: dict[tuple[int, str], RunRecord]
     bopt: dict[int, Pick]
     signals: dict[int, list[Signal]] = field(default_factory=dict)
+    _means: dict[str, float | None] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def id(self) -> str:
@@ -79,6 +84,19 @@ class ReplayTable:
     def test_acc(self, seed: int, target: str) -> float | None:
         record = self.runs.get((seed, target))
         return record.test_acc if record is not None and record.ok else None
+
+    def mean_test(self, target: str) -> float | None:
+        """Expected test accuracy of ``target``: its mean over the table's seeds (failed runs left out)."""
+        if target not in self._means:
+            values = [v for s in self.seeds if (v := self.test_acc(s, target)) is not None]
+            self._means[target] = sum(values) / len(values) if values else None
+        return self._means[target]
+
+    @property
+    def best(self) -> tuple[str, float]:
+        """The block with the highest expected test accuracy, and that accuracy (ties: lowest index)."""
+        scored = [(t, m) for t in self.space.targets() if (m := self.mean_test(t)) is not None]
+        return max(scored, key=lambda tm: tm[1])
 
 
 def build_tables(runs: Iterable[RunRecord], searches: Iterable[SearchRecord] = ()
@@ -182,7 +200,8 @@ class ReplayEvaluator:
                                       f"can be replayed, not {n}")
         record = self._table.runs.get((self.seed, name))
         if record is None:
-            raise BlockbenchError(f"{self._table.id}: no run of {name} at seed {self.seed} to replay")
+            raise RunUnavailable(f"{self._table.id}: no run of {name} at seed {self.seed} to replay "
+                                 "(the table's compare did not run it)")
         if n == self.full_epochs:
             val = record.val_acc if record.ok else None
         else:

@@ -1,4 +1,5 @@
-"""Figures of a leaderboard: accuracy per block, quarters, anytime regret, critical differences.
+"""Figures of a leaderboard: accuracy per block, quarters, anytime regret, critical differences
+(the racing figure is :mod:`blockbench.report.race_plot`).
 
 matplotlib is an optional extra (``pip install 'blockbench[plots]'``),
 imported only when a figure is drawn, always with the headless Agg backend.
@@ -42,7 +43,8 @@ def check_path(path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def _save(fig: Any, path: Path) -> Path:
+def save_figure(fig: Any, path: Path) -> Path:
+    """Write ``fig`` to ``path`` (its directory created) and close it; a bad path is one line."""
     try:
         make_directory(path.parent, "directory of the figure")
         fig.savefig(path, dpi=120, bbox_inches="tight")
@@ -53,7 +55,8 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def _panels(count: int, width: float = 4.5, height: float = 3.2) -> tuple[Any, list[Any]]:
+def panels(count: int, width: float = 4.5, height: float = 3.2) -> tuple[Any, list[Any]]:
+    """A figure of ``count`` panels, at most 3 a row; the unused cells hidden."""
     cols = min(3, count)
     rows = math.ceil(count / cols)
     fig, axes = pyplot().subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
@@ -64,9 +67,11 @@ def _panels(count: int, width: float = 4.5, height: float = 3.2) -> tuple[Any, l
 
 
 def _title(table: TableStats) -> str:
+    """The table's short label: no raw digest, a long variant cut."""
     k = table.key
-    return f"{k.backbone}{f' ({k.variant})' if k.variant else ''}\n" \
-           f"{k.dataset} · {k.partition or '-'} · {short_digests(k.weights)} · {k.input_size}px"
+    variant = k.variant if len(k.variant) <= 32 else k.variant[:31] + "…"
+    second = " · ".join(filter(None, [short_digests(k.weights), f"{k.input_size}px", variant]))
+    return f"{k.backbone} · {k.dataset} · {k.partition or '-'}\n{second}"
 
 
 def _tables_with_blocks(board: Leaderboard) -> list[TableStats]:
@@ -77,14 +82,16 @@ def _tables_with_blocks(board: Leaderboard) -> list[TableStats]:
 
 
 def plot_blocks(board: Leaderboard, path: str | os.PathLike[str]) -> Path:
-    """Test accuracy of each block (mean ± sd over seeds), BL1 and BL2 as horizontal lines."""
+    """Test accuracy of each block (mean ± sd over seeds) over shaded quarters, BL1 and BL2 as
+    horizontal lines, the validation-chosen block and those indistinguishable from it marked."""
     path = check_path(path)
     tables = _tables_with_blocks(board)
-    fig, axes = _panels(len(tables))
+    fig, axes = panels(len(tables))
     for ax, table in zip(axes, tables, strict=True):
         index = sorted(table.blocks)
         means = [table.blocks[i][1].mean for i in index]
         sds = [table.blocks[i][1].sd or 0.0 for i in index]
+        _shade_quarters(ax, table)
         ax.errorbar(index, means, yerr=sds, fmt="o-", ms=3, capsize=2, color="tab:blue", label="block")
         for ref, (color, style) in _BASELINE_STYLE.items():
             stats = table.method(ref)
@@ -92,18 +99,51 @@ def plot_blocks(board: Leaderboard, path: str | os.PathLike[str]) -> Path:
                 mean, sd = stats.summary.mean, stats.summary.sd or 0.0
                 ax.axhline(mean, color=color, linestyle=style, label=method_label(ref))
                 ax.axhspan(mean - sd, mean + sd, color=color, alpha=0.12, lw=0)
+        _mark_decision(ax, table)
         ax.set(title=_title(table), xlabel="block", ylabel="test accuracy")
         ax.title.set_fontsize(9)
         ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
+
+
+def _shade_quarters(ax: Any, table: TableStats) -> None:
+    """Alternate grey bands behind each quarter's blocks, labelled Q1-Q4 at the top."""
+    for q in range(1, 5):
+        members = [i for i, (quarter, _) in table.blocks.items() if quarter == q]
+        if not members:
+            continue
+        low, high = min(members) - 0.5, max(members) + 0.5
+        ax.axvspan(low, high, color="tab:gray", alpha=0.12 if q % 2 else 0.04, lw=0)
+        ax.text((low + high) / 2, 0.98, f"Q{q}", transform=ax.get_xaxis_transform(), ha="center",
+                va="top", fontsize=7, color="dimgray")
+
+
+def _mark_decision(ax: Any, table: TableStats) -> None:
+    """The validation-chosen block (a star) and the blocks not told apart from it (open circles)."""
+    decision = table.decision
+    if decision is None or decision.chosen is None:
+        return
+    def at(target: str) -> tuple[int, float | None]:
+        i = int(target.split(":")[1])
+        return i, table.blocks[i][1].mean if i in table.blocks else None
+
+    same = [at(i.target) for i in decision.indistinguishable[1:]]
+    same = [(i, m) for i, m in same if m is not None]
+    if same:
+        ax.plot([i for i, _ in same], [m for _, m in same], "o", ms=9, mfc="none", mec="tab:green",
+                mew=1.5, label="indistinguishable (val)")
+    i, mean = at(decision.chosen)
+    if mean is not None:
+        ax.plot([i], [mean], "*", ms=13, color="gold", mec="black", mew=0.6,
+                label=f"chosen on val (block {i})")
 
 
 def plot_quarters(board: Leaderboard, path: str | os.PathLike[str]) -> Path:
     """Box plots of per-block mean test accuracy by quarter, beside BL1 and BL2 over seeds."""
     path = check_path(path)
     tables = _tables_with_blocks(board)
-    fig, axes = _panels(len(tables))
+    fig, axes = panels(len(tables))
     for ax, table in zip(axes, tables, strict=True):
         data, labels = [], []
         for ref in ("bl1", "bl2"):
@@ -124,7 +164,7 @@ def plot_quarters(board: Leaderboard, path: str | os.PathLike[str]) -> Path:
         ax.set(title=_title(table), ylabel="test accuracy")
         ax.title.set_fontsize(9)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_regret(points: list[RegretPoint], path: str | os.PathLike[str]) -> Path:
@@ -140,7 +180,7 @@ def plot_regret(points: list[RegretPoint], path: str | os.PathLike[str]) -> Path
            title="Anytime regret (mean, band: min-max)")
     ax.axhline(0, color="black", lw=0.5)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_critical_difference(board: Leaderboard, path: str | os.PathLike[str]) -> Path:
@@ -175,7 +215,7 @@ def plot_critical_difference(board: Leaderboard, path: str | os.PathLike[str]) -
         ax.hlines(-0.2 - 0.2 * g, ranks[i] - 0.05, ranks[j] + 0.05, color="black", lw=2.5)
     p = "not run" if r.p_value is None else f"{r.p_value:.3g}"
     ax.set_title(f"Friedman p = {p}, {len(r.tables)} tables (alpha = {r.alpha})", fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _cliques(ranks: list[float], cd: float) -> list[tuple[int, int]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from blockbench.report.leaderboard import Leaderboard
 from blockbench.report.writer import Cell, Column, Section, num
+from blockbench.stats.decision import Decision, block_ranges
 from blockbench.stats.grouping import BASELINES, OPTIMISTIC, POLICY_PREFIX, method_label
 from blockbench.stats.inference import Summary
 from blockbench.stats.table_stats import TableStats
@@ -113,11 +114,53 @@ def method_sections(board: Leaderboard) -> list[Section]:
                 mark = MARKS[ref] if c and c.significant(board.alpha) else ""
                 row.append(Cell(text, dim=m.optimistic, suffix=mark))
             section.rows.append(row)
+        if table.decision:
+            section.notes += decision_notes(table.decision)
         if table.runs_failed:
             section.notes.append(f"{table.runs_failed} failed run(s) excluded")
         section.notes += [f"Data: {note}" for note in table.data_notes]
         out.append(section)
     return out
+
+
+def decision_notes(decision: Decision) -> list[str]:
+    """The decision under a table: its sentence, then the blocks not told apart on validation."""
+    notes = [f"Decision: {decision.sentence}"]
+    if len(decision.indistinguishable) > 1:
+        notes.append("Indistinguishable on validation (test accuracy, Holm p vs the chosen block): "
+                     + ", ".join(_indistinct(i.target, i.test_acc, i.p) for i in decision.indistinguishable))
+    return notes
+
+
+def _indistinct(target: str, test_acc: float | None, p: float | None) -> str:
+    block = target.replace("block:", "block ")
+    return f"{block} ({num(test_acc)}{'' if p is None else ', ' + p_is(p)})"
+
+
+def decision_section(board: Leaderboard) -> Section:
+    """One row per table with a decision: the validation-chosen block, its verdicts on test, the
+    blocks not told apart from it on validation; the sentences below."""
+    section = Section("Decision", columns("table", "seeds", "chosen on validation", "test accuracy",
+                                          "vs BL1", "vs BL2", "indistinguishable", wrap=True))
+    for table in board.tables:
+        d = table.decision
+        if d is None:
+            continue
+        lead = d.indistinguishable[0] if d.indistinguishable else None
+        versus = [Cell("—" if v is None else f"{num(v.diff_points, 1, signed=True)} pt {v.verdict} "
+                       f"({pval(v.p)})", bold=v is not None and v.verdict == "win")
+                  for v in (d.vs_bl1, d.vs_bl2)]
+        section.rows.append([Cell(table.key.id), Cell(str(d.seeds)),
+                             Cell(d.chosen.replace("block:", "block ") if d.chosen else "—"),
+                             Cell(num(lead.test_acc) if lead else "—"), *versus,
+                             Cell(block_ranges(d.indistinguishable) if d.indistinguishable else "—")])
+        section.notes.append(f"{table.key.id}: {d.sentence}")
+    section.notes.append(
+        "The chosen block has the best mean validation accuracy over the seeds every block shares; "
+        "indistinguishable: blocks whose paired validation test against it (crossed seed x example, "
+        "Holm over the blocks) does not reject; vs BL1 / BL2: the chosen block on test, paired, Holm "
+        "over the two (p adjusted). Rules: docs/statistics.md#the-decision.")
+    return section
 
 
 def ranking_section(board: Leaderboard) -> Section:
@@ -230,6 +273,7 @@ def sections(board: Leaderboard, details: bool = True, wide: bool = True) -> lis
     (terminal), ranking, quarters, notes, then the per-table details when asked."""
     if wide:
         out = [summary_section(board)]
+        out += [decision_section(board)] if any(t.decision for t in board.tables) else []
     else:
         out = [*method_sections(board), Section("Legend", notes=legend(board))]
     out += [ranking_section(board), *quarter_sections(board)]

@@ -2,7 +2,9 @@
 
 Policies searching the same (backbone, dataset, seed) share one evaluator,
 so a run trained for one policy is never trained again for another; each
-policy's own cost is counted as if it had run alone.
+policy's own cost is counted as if it had run alone. A multi-seed policy
+(racing) searches each (backbone, dataset) once, across the seeds, through
+the same per-seed evaluators.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from blockbench.core.task import Task
 from blockbench.plugin.registry import Components, Entry
 from blockbench.search.evaluator import CostTracker, SearchProblem, TrainingEvaluator
 from blockbench.search.executor import Executor, LocalExecutor
+from blockbench.search.multi_seed import MultiSeedTracker
 from blockbench.search.progress import ProgressReporter
 from blockbench.store.results_dir import ResultsDir
 from blockbench.train.engine import Engine
@@ -65,18 +68,26 @@ def dataset_label(task: Task) -> str:
     return f"{task.dataset} ({options})" if options else task.dataset
 
 
-def planned_evaluations(policy: Policy, space: SearchSpace, budget: Budget, full_epochs: int) -> int:
+def planned_evaluations(policy: Policy, space: SearchSpace, budget: Budget, full_epochs: int,
+                        n_seeds: int = 1) -> int:
     """Evaluations (runs trained or reused) a policy's search will make, for progress totals.
 
     The policy's own :meth:`~blockbench.components.policy.Policy.planned_evaluations`
     when it tells; else the most its budget allows, one run per block at most
-    (the total is corrected when its search ends).
+    (per seed, BL1 included, for a multi-seed policy searching ``n_seeds``
+    seeds); the total is corrected when its search ends.
     """
     plan = getattr(policy, "planned_evaluations", None)
     count = plan(space, budget, full_epochs) if callable(plan) else None
     if count is None:
-        count = min(run_limit(space, budget, full_epochs, default=space.n_blocks), space.n_blocks)
+        most = (space.n_blocks + 1) * n_seeds if is_multi_seed(policy) else space.n_blocks
+        count = min(run_limit(space, budget, full_epochs, default=most), most)
     return max(int(count), 0)
+
+
+def is_multi_seed(policy: Policy) -> bool:
+    """Whether ``policy`` searches across seeds (one search per table; see :class:`Policy`)."""
+    return bool(getattr(policy, "multi_seed", False))
 
 
 def make_policy(entry: Entry[PolicyFactory], options: Mapping[str, Any], storage: str | None) -> Policy:
@@ -96,26 +107,35 @@ def make_policy(entry: Entry[PolicyFactory], options: Mapping[str, Any], storage
     return policy
 
 
-def run_search(problem: SearchProblem, evaluator: TrainingEvaluator, request: PolicyRequest,
-               components: Components, results: ResultsDir, study: str | None = None,
-               in_total: bool = False) -> tuple[SearchRecord, list[RunRecord]]:
-    """Run one policy on one problem and seed; persist and return its search record and runs.
+def run_search(problem: SearchProblem, evaluator: TrainingEvaluator | Sequence[TrainingEvaluator],
+               request: PolicyRequest, components: Components, results: ResultsDir,
+               study: str | None = None, in_total: bool = False) -> tuple[SearchRecord, list[RunRecord]]:
+    """Run one policy on one problem; persist and return its search record and runs.
 
+    A per-seed policy gets ``evaluator`` (one seed); a multi-seed policy gets
+    the evaluators of every seed, in the order to use them, and its record
+    keeps the seeds it used (``info["seeds"]``) and the first as its seed.
     The progress total gets the search's planned evaluations, unless ``in_total``
     (the caller counted them already), and is trued up to what it really made.
     """
+    evaluators = [evaluator] if isinstance(evaluator, TrainingEvaluator) else list(evaluator)
     entry = components.policies.get(request.name)
-    seed = evaluator.seed
-    tracker = CostTracker(evaluator)
+    seed, progress = evaluators[0].seed, evaluators[0].progress
     policy = make_policy(entry, request.options, results.store.url)
+    multi = is_multi_seed(policy)
+    tracker = MultiSeedTracker.over(evaluators, reporter=progress.note) if multi \
+        else CostTracker(evaluators[0])
     identity = problem.identity
-    planned = planned_evaluations(policy, identity.space, request.budget, evaluator.full_epochs)
-    with evaluator.progress.expecting(planned, counted=in_total,
-                                      finished=lambda: tracker.evaluations):
+    planned = planned_evaluations(policy, identity.space, request.budget, identity.full_epochs,
+                                  len(evaluators))
+    with progress.expecting(planned, counted=in_total, finished=lambda: tracker.evaluations):
         result = policy.search(identity.space, tracker, request.budget, seed)
     pick_hash = None
     if result.pick is not None:
         pick_hash = problem.spec(result.pick, seed).run_hash
+    info = dict(result.info)
+    if isinstance(tracker, MultiSeedTracker):
+        info["seeds"] = list(tracker.used)
     search = SearchRecord(
         policy=entry.name, backbone=problem.backbone, dataset=problem.dataset,
         partition=identity.partition, seed=seed, pick=result.pick,
@@ -123,7 +143,7 @@ def run_search(problem: SearchProblem, evaluator: TrainingEvaluator, request: Po
         targets=tracker.targets, run_hashes=tracker.hashes, runs=tracker.runs,
         epochs=tracker.epochs, trained=tracker.trained,
         budget={"runs": request.budget.runs, "epochs": request.budget.epochs},
-        info=dict(result.info),
+        info=info,
     )
     return results.add_search(search, study), list(tracker.records.values())
 
@@ -180,15 +200,20 @@ def run_compare(
         if identity.notes:
             outcome.data_notes[dataset_label(task)] = list(identity.notes)
         full = identity.full_epochs
-        progress.add_total(len(seeds) * (len(BASELINES) + sum(
-            planned_evaluations(policy, identity.space, request.budget, full)
-            for policy, request in zip(checked, policies, strict=True))))
-        for seed in seeds:
-            evaluator = TrainingEvaluator(problem, seed, results, progress, retries=retries,
-                                          parallel=executor.parallel, stop=stop)
+        per_seed = [r for p, r in zip(checked, policies, strict=True) if not is_multi_seed(p)]
+        progress.add_total(sum(
+            planned_evaluations(policy, identity.space, request.budget, full, len(seeds))
+            * (1 if is_multi_seed(policy) else len(seeds))
+            for policy, request in zip(checked, policies, strict=True))
+            + len(seeds) * len(BASELINES))
+        evaluators = [TrainingEvaluator(problem, seed, results, progress, retries=retries,
+                                        parallel=executor.parallel, stop=stop) for seed in seeds]
+        for evaluator in evaluators:
             jobs.append(partial(_baselines, evaluator))
             jobs += [partial(_search, problem, evaluator, request, components, results, study)
-                     for request in policies]
+                     for request in per_seed]
+        jobs += [partial(_search, problem, evaluators, request, components, results, study)
+                 for p, request in zip(checked, policies, strict=True) if is_multi_seed(p)]
     for runs, search in _in_order(jobs, executor.parallel, stopping):
         outcome.runs.extend(runs)
         if search is not None:
@@ -206,7 +231,8 @@ def _baselines(evaluator: TrainingEvaluator) -> tuple[list[RunRecord], SearchRec
     return [record for record, _ in evaluator.records(BASELINES)], None
 
 
-def _search(problem: SearchProblem, evaluator: TrainingEvaluator, request: PolicyRequest,
+def _search(problem: SearchProblem, evaluator: TrainingEvaluator | list[TrainingEvaluator],
+            request: PolicyRequest,
             components: Components, results: ResultsDir,
             study: str | None) -> tuple[list[RunRecord], SearchRecord | None]:
     search, records = run_search(problem, evaluator, request, components, results, study,

@@ -227,7 +227,8 @@ class CostTracker:
         return [self._count(t, epochs, record, trained)
                 for t, (record, trained) in zip(targets, obtained, strict=True)]
 
-    def _count(self, target: str, epochs: int | None, record: RunRecord, trained: bool) -> Observation:
+    def _count(self, target: str, epochs: int | None, record: RunRecord, trained: bool,
+               seed: int | None = None) -> Observation:
         run_epochs = int(record.spec.hparams["epochs"])
         self.runs += 1
         self.evaluations += 1
@@ -235,9 +236,9 @@ class CostTracker:
         self.trained += int(trained)
         self.targets.append(record.spec.target)
         self.hashes.append(record.run_hash)
-        self.records[record.spec.target if epochs is None else f"{target}@{epochs}"] = record
+        self.records[record.run_hash] = record
         return Observation(record.spec.target, record.val_acc if record.ok else None,
-                           run_epochs, record.ok)
+                           run_epochs, record.ok, seed)
 
     @property
     def full_epochs(self) -> int:

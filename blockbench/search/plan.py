@@ -34,7 +34,13 @@ from blockbench.core.task_settings import complete_hparams
 from blockbench.data.preprocessing import resolve_preprocessing
 from blockbench.data.shape import DataShape, dataset_shape
 from blockbench.plugin.registry import Components
-from blockbench.search.compare import BASELINES, PolicyRequest, make_policy, planned_evaluations
+from blockbench.search.compare import (
+    BASELINES,
+    PolicyRequest,
+    is_multi_seed,
+    make_policy,
+    planned_evaluations,
+)
 from blockbench.train.engine import build_backbone
 from blockbench.train.flops import NetFlops, target_flops
 
@@ -178,8 +184,12 @@ def _price(task: Task, backbone: str, dataset: str, size: int, partition: Partit
     space = SearchSpace(tuple(b.quarter for b in partition.blocks),
                         tuple(b.trainable_params for b in partition.blocks))
     epochs, batch = int(hparams["epochs"]), int(hparams["batch_size"])
-    planned = [planned_evaluations(make_policy(components.policies.get(r.name), r.options, None),
-                                   space, r.budget, epochs) for r in requests]
+    planned = []
+    for r in requests:
+        policy = make_policy(components.policies.get(r.name), r.options, None)
+        count = planned_evaluations(policy, space, r.budget, epochs, len(seeds))
+        # A multi-seed policy's runs spread over the seeds (BL1 is among them).
+        planned.append(-(-count // max(len(seeds), 1)) if is_multi_seed(policy) else count)
     every_block = any(p >= n_blocks for p in planned)
     some = 0 if every_block else min(n_blocks, sum(planned))
 

@@ -143,6 +143,12 @@ class ProgressReporter:
             if not self.quiet:
                 self._line(f"cached  {label}: {_fmt(record)}")
 
+    def note(self, text: str) -> None:
+        """A line about a search's progress (a racing round and its survivors); none when quiet."""
+        if not self.quiet:
+            with self._lock:
+                self._line(text)
+
     def _line(self, text: str) -> None:
         if self._progress:
             self._progress.console.print(escape(text), highlight=False)

@@ -294,8 +294,26 @@ def group_tables(
             notes.append(f"{where}: no table {key.id} for its pick")
         else:
             seeds = tables[key].policies.setdefault(method, {})
-            seeds.setdefault(search.seed, []).append(picked)
+            for seed, run in _picks_at_seeds(tables[key], search, picked, notes, where):
+                seeds.setdefault(seed, []).append(run)
     ordered = [tables[k] for k in sorted(tables)]
     for table in ordered:
         table.finalize()
     return ordered, notes
+
+
+def _picks_at_seeds(table: TableRuns, search: SearchRecord, picked: RunRecord, notes: list[str],
+                    where: str) -> list[tuple[int, RunRecord]]:
+    """The runs a search's pick stands for: its picked run, or for a multi-seed search (racing,
+    ``info["seeds"]``) the picked target's run at every seed it searched."""
+    searched = search.info.get("seeds")
+    if not isinstance(searched, list):
+        return [(search.seed, picked)]
+    kind, index = parse_target(picked.spec.target)
+    runs = table.baselines.get(kind, {}) if index is None else table.blocks.get(index, {})
+    found = [(int(seed), runs[int(seed)]) for seed in searched if int(seed) in runs]
+    missing = [str(seed) for seed in searched if int(seed) not in runs]
+    if missing:
+        notes.append(f"{where}: no successful run of its pick {picked.spec.target} at seed(s) "
+                     f"{', '.join(missing)}")
+    return found or [(search.seed, picked)]

@@ -30,6 +30,7 @@ from blockbench.stats.crossed import (
     compare,
     hedges_gz,
 )
+from blockbench.stats.decision import Decision, decide
 from blockbench.stats.grouping import BASELINES, OPTIMISTIC, Pick, TableKey, TableRuns, method_label
 from blockbench.stats.inference import ALPHA, LOSS, WIN, WITHIN_NOISE, Summary, holm, summarize
 
@@ -155,6 +156,7 @@ class TableStats:
         failed: one line per failed run.
         notes: caveats (missing blocks, duplicates, ...).
         data_notes: what the dataset left out or could not use, from the run records.
+        decision: which block to fine-tune, if any (:mod:`blockbench.stats.decision`).
     """
 
     key: TableKey
@@ -168,6 +170,7 @@ class TableStats:
     failed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     data_notes: list[str] = field(default_factory=list)
+    decision: Decision | None = None
 
     def method(self, name: str) -> MethodStats | None:
         return next((m for m in self.methods if m.method == name), None)
@@ -196,6 +199,7 @@ class TableStats:
             "failed": self.failed, "notes": self.notes,
             # Only when there are some: a leaderboard of clean data keeps its layout.
             **({"data_notes": self.data_notes} if self.data_notes else {}),
+            "decision": self.decision.to_dict() if self.decision else None,
         }
 
     @classmethod
@@ -210,6 +214,7 @@ class TableStats:
             n_blocks=data.get("n_blocks", 0), runs_ok=data.get("runs_ok", 0),
             runs_failed=data.get("runs_failed", 0), failed=list(data.get("failed", [])),
             notes=list(data.get("notes", [])), data_notes=list(data.get("data_notes", [])),
+            decision=Decision.from_dict(data["decision"]) if data.get("decision") else None,
         )
 
 
@@ -250,7 +255,8 @@ def analyse_table(table: TableRuns, alpha: float = ALPHA) -> TableStats:
             quarters[q] = box
     failed = [f"{r.spec.target} seed {r.spec.seed}: {r.error or r.status}" for r in table.failed]
     return TableStats(table.key, methods, comparisons, blocks, quarters, table.n_blocks,
-                      table.n_ok, len(table.failed), failed, notes, list(table.data_notes))
+                      table.n_ok, len(table.failed), failed, notes, list(table.data_notes),
+                      decide(table, alpha))
 
 
 def _records(table: TableRuns, name: str, seed: int, pick: Pick) -> list[RunRecord]:

@@ -39,6 +39,7 @@ from blockbench.testing.dataset_contract import DatasetContract  # noqa: E402
 from blockbench.testing.fakes import (  # noqa: E402
     FakeEntryPoint,
     FakeEvaluator,
+    MultiSeedFakeEvaluator,
     tiny_backbone,
     use_entry_points,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "DatasetContract",
     "FakeEntryPoint",
     "FakeEvaluator",
+    "MultiSeedFakeEvaluator",
     "PartitionContract",
     "PolicyContract",
     "ProbeResult",

@@ -83,6 +83,91 @@ class FakeEvaluator:
         return sum(n for _, n in self.calls)
 
 
+class MultiSeedFakeEvaluator(FakeEvaluator):
+    """A :class:`~blockbench.components.policy.MultiSeedEvaluator` over tables, one value per seed.
+
+    A target's validation accuracy at a seed is its tabled mean plus the seed's
+    shared effect (``seed_effect``: the sd of a shift common to every target at
+    that seed) plus its own deviation (``noise``: the sd of an independent
+    normal deviation per target and seed), drawn once from ``rng_seed``; or,
+    with ``table``, exactly ``table[seed][target]``. Test accuracies stay one
+    value per target (the mean), ranked as the caller gives them.
+
+    Args:
+        val: mean validation accuracy of each known target.
+        test: test accuracy of each known target.
+        seeds: the run seeds it offers, in order.
+        seed_effect: sd of the per-seed shift shared by all targets.
+        noise: sd of the per-(target, seed) deviation.
+        rng_seed: seed of the draws.
+        table: explicit per-seed values (overrides the draws where given).
+        full_epochs, failing, signals: as for :class:`FakeEvaluator` (a failing target fails at every seed).
+
+    Attributes:
+        seed_calls: every ``(target, epochs, seed)`` requested, in order (``calls`` keeps
+            ``(target, epochs)``, so the per-seed checks apply unchanged).
+        bad_seeds: requested seeds it does not offer.
+        reports: every line passed to :meth:`report`.
+    """
+
+    def __init__(self, val: Mapping[str, float], test: Mapping[str, float], *,
+                 seeds: Iterable[int] = (0, 1, 2, 3, 4), seed_effect: float = 0.0,
+                 noise: float = 0.0, rng_seed: int = 0,
+                 table: Mapping[int, Mapping[str, float]] | None = None, full_epochs: int = 10,
+                 failing: Iterable[str] = (), signals: Mapping[str, Signal] | None = None) -> None:
+        import numpy as np
+
+        super().__init__(val, test, full_epochs=full_epochs, failing=failing, signals=signals)
+        self._seeds = tuple(seeds)
+        rng = np.random.default_rng(rng_seed)
+        targets = sorted(self.val_accuracies)
+        shifts = rng.normal(0.0, seed_effect, len(self._seeds)) if seed_effect else \
+            np.zeros(len(self._seeds))
+        deviations = rng.normal(0.0, noise, (len(self._seeds), len(targets))) if noise else \
+            np.zeros((len(self._seeds), len(targets)))
+        self.per_seed: dict[int, dict[str, float]] = {
+            s: {t: float(self.val_accuracies[t] + shifts[i] + deviations[i, j])
+                for j, t in enumerate(targets)} for i, s in enumerate(self._seeds)}
+        for s, values in (table or {}).items():
+            self.per_seed.setdefault(s, {}).update({t: float(v) for t, v in values.items()})
+        self.seed_calls: list[tuple[str, int, int]] = []
+        self.bad_seeds: list[int] = []
+        self.reports: list[str] = []
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return self._seeds
+
+    def report(self, text: str) -> None:
+        self.reports.append(text)
+
+    def evaluate(self, target: str, *, epochs: int | None = None,  # type: ignore[override]
+                 seed: int | None = None) -> Observation:
+        """The tabled value at ``seed`` (None: the first seed); short runs score lower."""
+        s = self._seeds[0] if seed is None else seed
+        n = self.full_epochs if epochs is None else int(epochs)
+        self.calls.append((target, n))
+        self.seed_calls.append((target, n, s))
+        known = target in self.val_accuracies and target in self.per_seed.get(s, {})
+        if s not in self._seeds:
+            self.bad_seeds.append(s)
+        if not known or s not in self._seeds or target in self.failing:
+            if target not in self.val_accuracies:
+                self.unknown.append(target)
+            obs = Observation(target, None, n, False, s)
+        else:
+            fraction = min(max(n, 0), self.full_epochs) / self.full_epochs
+            obs = Observation(target, self.per_seed[s][target] * (0.6 + 0.4 * fraction), n, True, s)
+        self.log.append(obs)
+        return obs
+
+    def mean_val(self, target: str) -> float:
+        """Mean validation accuracy of ``target``'s successful full runs so far (NaN: none)."""
+        values = [o.val_acc for o in self.log if o.target == target and o.ok
+                  and o.val_acc is not None and o.epochs >= self.full_epochs]
+        return sum(values) / len(values) if values else float("nan")
+
+
 def landscapes(n_blocks: int, seed: int = 0) -> dict[str, list[float]]:
     """Named validation-accuracy profiles over ``n_blocks`` blocks, all values distinct.
 

@@ -10,7 +10,12 @@ import pytest
 from blockbench.components.partition import quarter_of
 from blockbench.components.policy import Budget, Policy, PolicyResult, SearchSpace
 from blockbench.core.errors import UsageError
-from blockbench.testing.fakes import FakeEvaluator, landscapes, reversed_test
+from blockbench.testing.fakes import (
+    FakeEvaluator,
+    MultiSeedFakeEvaluator,
+    landscapes,
+    reversed_test,
+)
 from blockbench.testing.probe import check_registration
 
 UNKNOWN_OPTION = "no_such_option_xyz"
@@ -26,6 +31,14 @@ class PolicyContract:
     several known profiles, and test accuracies are ranked the opposite way, so
     a policy that picks on test is caught.
 
+    A *multi-seed* policy (``multi_seed = True`` on the factory) is checked
+    through a :class:`~blockbench.testing.fakes.MultiSeedFakeEvaluator` over
+    ``seeds``: every seed's runs count against the budget, it may only use the
+    seeds offered, its observations are the evaluator's (with their seeds), and its pick must have
+    the best mean validation accuracy among the targets it evaluated at the
+    most seeds (the reference arm, ``reference_targets``, is known to the
+    evaluator but never a pick). Per-seed policies are checked as before.
+
     Attributes:
         factory: the policy factory under test.
         options: options passed to the factory.
@@ -37,6 +50,11 @@ class PolicyContract:
         extra_targets: targets besides the blocks the policy may evaluate (e.g. "bl2").
         plugin_module: the module your entry point names; None means the factory's module.
         registered_name: the name the plugin registers the factory under (checked if set).
+        multi_seed: check as a multi-seed policy (None: the factory's ``multi_seed``).
+        seeds: the seeds a multi-seed policy's evaluator offers.
+        seed_effect: sd of the per-seed shift shared by all targets (multi-seed only).
+        seed_noise: sd of each (target, seed) deviation (multi-seed only).
+        reference_targets: targets a multi-seed policy may race but never pick.
     """
 
     factory: ClassVar[Any] = None
@@ -48,6 +66,11 @@ class PolicyContract:
     extra_targets: ClassVar[Sequence[str]] = ()
     plugin_module: ClassVar[str | None] = None
     registered_name: ClassVar[str | None] = None
+    multi_seed: ClassVar[bool | None] = None
+    seeds: ClassVar[Sequence[int]] = (0, 1, 2, 3, 4, 5)
+    seed_effect: ClassVar[float] = 0.02
+    seed_noise: ClassVar[float] = 0.003
+    reference_targets: ClassVar[Sequence[str]] = ("bl1",)
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -62,6 +85,9 @@ class PolicyContract:
     def search_budgets(cls, policy_factory: Any) -> list[Budget]:
         if cls.budgets is not None:
             return list(cls.budgets)
+        if getattr(policy_factory, "multi_seed", False) or cls.multi_seed:
+            # a budget for several full rounds (every block and the reference, per seed) too
+            return [Budget(runs=3), Budget(runs=8), Budget(runs=4 * (cls.n_blocks + 1))]
         if getattr(policy_factory(**cls.options), "cost_unit", "runs") == "epochs":
             return [Budget(epochs=3 * cls.full_epochs), Budget(epochs=8 * cls.full_epochs)]
         return [Budget(runs=3), Budget(runs=8)]
@@ -71,11 +97,24 @@ class PolicyContract:
         return SearchSpace(tuple(quarter_of(i, n) for i in range(n)),
                            tuple(1000 * (1 + i % 5) for i in range(n)))
 
+    def is_multi_seed(self) -> bool:
+        if self.multi_seed is not None:
+            return self.multi_seed
+        return bool(getattr(self.factory, "multi_seed", False))
+
     def evaluator(self, profile: str, failing: Sequence[str] = ()) -> FakeEvaluator:
         values = landscapes(self.n_blocks, self.seed)[profile]
-        targets = [*self.space().targets(), *self.extra_targets]
+        multi = self.is_multi_seed()
+        extra = [*self.extra_targets, *(t for t in self.reference_targets
+                                        if multi and t not in self.extra_targets)]
+        targets = [*self.space().targets(), *extra]
         val = {t: values[i % len(values)] - 0.0001 * (i // len(values))
                for i, t in enumerate(targets)}
+        if multi:
+            return MultiSeedFakeEvaluator(val, reversed_test(val), seeds=self.seeds,
+                                          seed_effect=self.seed_effect, noise=self.seed_noise,
+                                          rng_seed=self.seed, full_epochs=self.full_epochs,
+                                          failing=failing)
         return FakeEvaluator(val, reversed_test(val), full_epochs=self.full_epochs,
                              failing=failing)
 
@@ -102,6 +141,9 @@ class PolicyContract:
             evaluator = self.evaluator(profile)
             result = self.search(policy_factory, evaluator, budget)
             assert isinstance(result, PolicyResult), f"search() returned {type(result)}"
+            if isinstance(evaluator, MultiSeedFakeEvaluator):
+                self._check_multi_seed_pick(evaluator, result, f"{profile}, {budget}")
+                continue
             done = [o for o in evaluator.log if o.ok and o.val_acc is not None]
             assert done, f"no successful evaluation under {budget}"
             full = [o for o in done if o.epochs >= self.full_epochs] or done
@@ -115,6 +157,25 @@ class PolicyContract:
                 f"accuracy among the runs it made is {sorted(allowed)}"
             )
 
+    def _check_multi_seed_pick(self, evaluator: MultiSeedFakeEvaluator, result: PolicyResult,
+                               where: str) -> None:
+        counts: dict[str, int] = {}
+        for o in evaluator.log:
+            if o.ok and o.epochs >= self.full_epochs and o.target not in self.reference_targets:
+                counts[o.target] = counts.get(o.target, 0) + 1
+        assert counts, f"{where}: no successful full run of a candidate"
+        most = max(counts.values())
+        finalists = [t for t, n in counts.items() if n == most]
+        best = max(evaluator.mean_val(t) for t in finalists)
+        allowed = sorted(t for t in finalists if evaluator.mean_val(t) == best)
+        by_test = max(finalists, key=evaluator.test_accuracies.__getitem__)
+        hint = " (the best on test: selection must use validation only)" \
+            if result.pick == by_test else ""
+        assert result.pick in allowed, (
+            f"{where}: picked {result.pick!r}{hint}; the best mean validation accuracy among "
+            f"the targets evaluated at the most seeds ({most}) is {allowed}"
+        )
+
     def test_budget_is_respected(self, policy_factory: Any, search_budgets: list[Budget]) -> None:
         for budget in search_budgets:
             evaluator = self.evaluator("shuffled")
@@ -122,6 +183,12 @@ class PolicyContract:
             if budget.runs is not None:
                 assert len(evaluator.calls) <= budget.runs, (
                     f"{len(evaluator.calls)} evaluations under a budget of {budget.runs} runs"
+                    + (" (every seed's runs count)" if self.is_multi_seed() else "")
+                )
+            if isinstance(evaluator, MultiSeedFakeEvaluator):
+                assert not evaluator.bad_seeds, (
+                    f"evaluated at seeds {sorted(set(evaluator.bad_seeds))}, which the evaluator "
+                    f"does not offer (it offers {list(evaluator.seeds)})"
                 )
             if budget.epochs is not None:
                 assert evaluator.epochs_spent <= budget.epochs, (
@@ -137,6 +204,12 @@ class PolicyContract:
                 continue
             evaluator = self.evaluator("shuffled")
             self.search(policy_factory, evaluator, budget)
+            if self.is_multi_seed():  # how many rounds a race lasts depends on what it sees
+                assert len(evaluator.calls) <= planned, (
+                    f"planned_evaluations() said at most {planned} under {budget}, search() made "
+                    f"{len(evaluator.calls)}"
+                )
+                continue
             assert len(evaluator.calls) == planned, (
                 f"planned_evaluations() said {planned} under {budget}, search() made "
                 f"{len(evaluator.calls)}: progress totals would be wrong"

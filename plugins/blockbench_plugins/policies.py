@@ -33,6 +33,7 @@ from blockbench.core.spec import block_target
 from blockbench.plugin.hookspecs import hookimpl
 from blockbench_plugins.gradient_rank import GradientRank
 from blockbench_plugins.optuna_policies import OptunaGP, OptunaTPE
+from blockbench_plugins.racing import Racing
 from blockbench_plugins.successive_halving import SuccessiveHalving
 
 
@@ -113,5 +114,6 @@ def register_policies(register) -> None:  # type: ignore[no-untyped-def]
         ("exhaustive", Exhaustive), ("last-quarter", LastQuarter), ("last-block", LastBlock),
         ("random", RandomBlocks), ("optuna-tpe", OptunaTPE), ("optuna-gp", OptunaGP),
         ("successive-halving", SuccessiveHalving), ("gradient-rank", GradientRank),
+        ("racing", Racing),
     ]:
         register(name, factory, description=_describe(factory))

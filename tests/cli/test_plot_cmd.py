@@ -6,7 +6,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from factories import exhaustive_runs, write_results
+from factories import exhaustive_runs, make_run, make_spec, racing_search, write_results
 
 from blockbench.cli.main import cli
 
@@ -71,3 +71,21 @@ def test_bad_suffix_and_unknown_kind(results, tmp_path):
     result = _invoke("plot", "blocks", "--results", str(results), "--out", str(tmp_path / "b.jpg"))
     assert result.exit_code == 2 and ".png or .svg" in result.output
     assert _invoke("plot", "heatmap", "--out", "x.png").exit_code == 2
+
+
+def test_plot_race_draws_the_racing_searches(tmp_path):
+    search = racing_search()
+    results = write_results(tmp_path / "race", [make_run(make_spec("block:5", 0), 0.8, 0.8, n_blocks=6)],
+                            [search])
+    out = tmp_path / "race.png"
+    result = _invoke("plot", "race", "--results", str(results), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(b"\x89PNG")
+
+
+def test_plot_race_without_a_racing_search_is_one_line_exit_2(results, tmp_path):
+    result = _invoke("plot", "race", "--results", str(results), "--out", str(tmp_path / "race.png"))
+    assert result.exit_code == 2
+    [line] = result.output.strip().splitlines()
+    assert line == (f"Error: no racing search with rounds in {results}: run 'blockbench compare "
+                    "--policy racing' first (plot race draws the rounds that search records)")

@@ -98,7 +98,8 @@ def test_two_labels_for_one_policy_with_their_own_options(results) -> None:
                     "--repeats", "3", "--format", "json")
     assert result.exit_code == 0, result.output
     policies = json.loads(result.stdout)["meta"]["policies"]
-    assert policies[1] == {"label": "tpe-q4", "name": "optuna-tpe", "options": {"warm_start": 2}}
+    assert policies[1] == {"label": "tpe-q4", "name": "optuna-tpe", "options": {"warm_start": 2},
+                           "multi_seed": False}
 
 
 def test_default_policies_skip_what_cannot_be_built_here(results) -> None:
@@ -116,6 +117,8 @@ def test_default_policies_skip_what_cannot_be_built_here(results) -> None:
     (["--policy-option", "tpe.k=2", "--policy", "random"], "--policy-option names tpe"),
     (["--policy", "random", "--policy", "random"], "each --policy needs its own label"),
     (["--policy", "random", "--policy-option", "random.k=0"], "k=0 of policy random"),
+    (["--policy", "exhaustive@0"], "policy 'exhaustive@0': the seed count after '@' must be"),
+    (["--policy", "exhaustive@x"], "must be a positive integer or 'all', e.g. exhaustive@3"),
 ])
 def test_bad_input_is_one_line(results, args, message) -> None:
     result = invoke("--results", str(results), *args)
@@ -134,6 +137,20 @@ def test_bad_sources_are_one_line(results, tmp_path) -> None:
     write_results(partial, [r for r in table_runs(VAL, TEST) if r.spec.target != "block:3"])
     empty = invoke("--results", str(partial))
     assert empty.exit_code == 1 and "nothing to replay" in empty.output
+
+
+def test_a_policy_over_k_seeds_scores_the_expected_test_accuracy(results) -> None:
+    result = invoke("--results", str(results), "--policy", "exhaustive", "--policy", "exhaustive@2",
+                    "--policy", "ex3:exhaustive@3", "--repeats", "4", "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    rows = {r["policy"]: r for r in report["overall"]}
+    assert rows["exhaustive@2"]["runs"] == 24 and rows["exhaustive@2"]["seeds"] == 2
+    assert rows["exhaustive"]["regret"] == 0 and rows["exhaustive@2"]["regret"] == 0
+    assert report["meta"]["policies"][1] == {"label": "exhaustive@2", "name": "exhaustive",
+                                             "options": {}, "seeds": 2, "multi_seed": True}
+    assert [u["policy"] for u in report["unavailable"]] == ["ex3"]  # the table has 2 seeds
+    assert "expected test accuracy" in report["meta"]["regret"]
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is not None, reason="PyTorch is installed")

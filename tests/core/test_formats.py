@@ -137,9 +137,9 @@ def test_the_real_formats_are_registered_with_unbroken_steps_from_version_1():
     assert FORMATS == (LEADERBOARD, REPLAY_REPORT, RUN_RECORD, SEARCH_RECORD)
     for fmt in FORMATS:
         assert fmt.oldest == 1
-    # leaderboard: crossed test; runs: + hits, + backend
-    assert [fmt.version for fmt in FORMATS] == [2, 1, 3, 1]
-    assert LEADERBOARD.marker() == {"format": "blockbench-leaderboard", "format_version": 2}
+    # leaderboard: crossed test, + decision; runs: + hits, + backend
+    assert [fmt.version for fmt in FORMATS] == [3, 1, 3, 1]
+    assert LEADERBOARD.marker() == {"format": "blockbench-leaderboard", "format_version": 3}
     assert REPLAY_REPORT.marker() == {"format": "blockbench-replay", "format_version": 1}
     assert RUN_RECORD.marker() == {"schema_version": 3}
     assert SEARCH_RECORD.marker() == {"schema_version": 1}

@@ -23,7 +23,7 @@ def repeat(policy: str, i: int, pick_test: float | None, seed: int = 0, **kw) ->
     base = dict(table="t", policy=policy, budget="q4", repeat=i, run_seed=seed, policy_seed=i,
                 pick="block:1" if pick_test is not None else None, pick_test=pick_test,
                 bopt="block:0", bopt_test=0.8, runs=3, epochs=30, cost=3.0, runs_to_bopt=None,
-                trace=[])
+                trace=[], pick_mean=pick_test, best="block:0", best_mean=0.8)
     return Repeat(**{**base, **kw})
 
 

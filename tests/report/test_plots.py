@@ -82,3 +82,42 @@ def test_cliques_span_at_most_the_critical_difference():
     assert plots._cliques([1.0, 1.5, 2.0, 4.0], 1.0) == [(0, 2)]
     assert plots._cliques([1.0, 1.8, 2.6], 1.0) == [(0, 1), (1, 2)]
     assert plots._cliques([1.0, 3.0], 1.0) == []
+
+
+def _captured(monkeypatch, module):
+    """Keep the figure a drawing function saves, instead of writing it."""
+    figures = []
+
+    def keep(fig, path):
+        figures.append(fig)
+        return path
+
+    monkeypatch.setattr(module, "save_figure", keep)
+    return figures
+
+
+def test_blocks_figure_shades_quarters_and_marks_the_decision(monkeypatch, tmp_path):
+    digest = "sha256:" + "9ab50ec0" + "1" * 56
+    runs = exhaustive_runs(backbones=("mobilenet",), seeds=range(5), n_blocks=8, weights=digest)
+    board = build_leaderboard(runs, command="")
+    decision = board.tables[0].decision
+    figures = _captured(monkeypatch, plots)
+    plots.plot_blocks(board, tmp_path / "b.png")
+    [ax] = [a for a in figures[0].axes if a.get_visible()]
+    labels = ax.get_legend_handles_labels()[1]
+    assert f"chosen on val (block {decision.chosen.split(':')[1]})" in labels
+    assert "indistinguishable (val)" in labels
+    assert [t.get_text() for t in ax.texts] == ["Q1", "Q2", "Q3", "Q4"]
+    assert len(ax.patches) >= 4  # one band per quarter (and the baselines' sd bands)
+    title = ax.get_title()
+    assert "sha256:9ab50ec0…" in title and "1" * 20 not in title and title.count("\n") == 1
+    plots.pyplot().close("all")
+
+
+def test_blocks_figure_with_two_seeds_marks_no_decision(monkeypatch, tmp_path):
+    board = build_leaderboard(exhaustive_runs(backbones=("mobilenet",), seeds=(0, 1)), command="")
+    figures = _captured(monkeypatch, plots)
+    plots.plot_blocks(board, tmp_path / "b.png")
+    labels = figures[0].axes[0].get_legend_handles_labels()[1]
+    assert not any(label.startswith(("chosen", "indistinguishable")) for label in labels)
+    plots.pyplot().close("all")

@@ -131,6 +131,59 @@ class ShortThenFull(RandomOrder):
         return PolicyResult(best_on_validation(observations, full_epochs=full), observations)
 
 
+class EverySeed(RandomOrder):
+    """Multi-seed: the same seeded random blocks at each seed while the budget lasts; best mean."""
+
+    multi_seed = True
+
+    def planned_evaluations(self, space: SearchSpace, budget: Budget, full_epochs: int) -> None:
+        return None
+
+    def targets(self, space: SearchSpace, evaluator: Any, budget: Budget, seed: int) -> list[str]:
+        return self.order(space, seed)[: min(self.limit(budget), space.n_blocks, 4)]
+
+    def seeds(self, evaluator: Any) -> list[int]:
+        return list(evaluator.seeds)
+
+    def search(self, space: SearchSpace, evaluator: Any, budget: Budget, seed: int) -> PolicyResult:
+        targets = self.targets(space, evaluator, budget, seed)
+        observations: list[Observation] = []
+        for s in self.seeds(evaluator):
+            if len(observations) + len(targets) > self.limit(budget):
+                break
+            observations += [evaluator.evaluate(t, seed=s) for t in targets]
+        values: dict[str, list[float]] = {}
+        for o in observations:
+            if o.ok and o.val_acc is not None:
+                values.setdefault(o.target, []).append(o.val_acc)
+        most = max((len(v) for v in values.values()), default=0)
+        means = {t: sum(v) / len(v) for t, v in values.items() if len(v) == most}
+        return PolicyResult(max(means, key=means.__getitem__) if means else None, observations)
+
+
+class UsesUnofferedSeeds(EverySeed):
+    def seeds(self, evaluator: Any) -> list[int]:
+        return [s + 100 for s in evaluator.seeds]
+
+
+class PicksTheReference(EverySeed):
+    def targets(self, space: SearchSpace, evaluator: Any, budget: Budget, seed: int) -> list[str]:
+        return ["bl1", *super().targets(space, evaluator, budget, seed)[1:]]
+
+    def search(self, space: SearchSpace, evaluator: Any, budget: Budget, seed: int) -> PolicyResult:
+        result = super().search(space, evaluator, budget, seed)
+        result.pick = "bl1"
+        return result
+
+
+class StripsSeeds(EverySeed):
+    def search(self, space: SearchSpace, evaluator: Any, budget: Budget, seed: int) -> PolicyResult:
+        result = super().search(space, evaluator, budget, seed)
+        result.observations = [Observation(o.target, o.val_acc, o.epochs, o.ok)
+                               for o in result.observations]
+        return result
+
+
 @hookimpl
 def register_policies(register: Any) -> None:
     register("random-order", RandomOrder)
@@ -193,3 +246,19 @@ class TestIgnoresTheSeed(PolicyContract):
 
 class TestTrustsFailedRuns(PolicyContract):
     factory = TrustsFailedRuns
+
+
+class TestEverySeed(PolicyContract):
+    factory = EverySeed
+
+
+class TestUsesUnofferedSeeds(PolicyContract):
+    factory = UsesUnofferedSeeds
+
+
+class TestPicksTheReference(PolicyContract):
+    factory = PicksTheReference
+
+
+class TestStripsSeeds(PolicyContract):
+    factory = StripsSeeds
