@@ -1,8 +1,9 @@
 """Statistical building blocks: summaries over seeds, Holm, binomial standard errors, verdict names.
 
 Distributions come from :mod:`scipy.stats`; only the Holm step-down adjustment
-(arithmetic on sorted p-values) and the binomial standard error are written here.
-Paired verdicts between methods live in :mod:`blockbench.stats.crossed`.
+(arithmetic on sorted p-values, in :mod:`blockbench.stats.holm`, re-exported
+here) and the binomial standard error are written here. Paired verdicts
+between methods live in :mod:`blockbench.stats.crossed`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 
 import numpy as np
 from scipy import stats
+
+from blockbench.stats.holm import holm as holm  # re-exported: the statistics' one Holm
 
 #: Significance level of every test and confidence level ``1 - ALPHA`` of every interval.
 ALPHA = 0.05
@@ -71,19 +74,3 @@ def wilcoxon_min_n(alpha: float = ALPHA) -> int:
     The smallest two-sided p-value with n differences is 2 / 2**n (all of one sign).
     """
     return math.floor(1 + math.log2(1 / alpha)) + 1
-
-
-def holm(pvalues: Sequence[float | None]) -> list[float | None]:
-    """Holm step-down adjustment; ``None`` entries (tests not run) stay None and do not count.
-
-    With the m p-values sorted ascending, the i-th (1-based) becomes
-    ``max over j <= i of min(1, (m - j + 1) * p_(j))``.
-    """
-    present = [(p, i) for i, p in enumerate(pvalues) if p is not None]
-    m = len(present)
-    adjusted: list[float | None] = [None] * len(pvalues)
-    running = 0.0
-    for rank, (p, index) in enumerate(sorted(present)):
-        running = max(running, min(1.0, (m - rank) * p))
-        adjusted[index] = running
-    return adjusted

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from blockbench.stats.inference import holm
+from blockbench.stats.holm import holm
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from blockbench.components.policy import (
 )
 from blockbench.core.errors import UsageError
 from blockbench.plugin.manager import get_components
+from blockbench.stats.race import race_step
 
 REFERENCE = "bl1"
 UNLIMITED = 2 ** 62
@@ -195,9 +196,6 @@ class _Race:
         scores = np.array([[row[t] for t in self.alive] for row in self.rows]).reshape(len(self.rows), -1)
         reference = np.array([row.get(REFERENCE, math.nan) for row in self.rows])
         due = len(self.rows) >= self.min_seeds
-        # Imported here: the statistics stack (scipy) must stay out of `blockbench --help`.
-        from blockbench.stats.race import race_step
-
         step = race_step(scores, reference, alpha=self.alpha, min_gain=self.min_gain, test=due,
                          looks=self.looks)
         leader = self.alive[step.leader] if self.alive else None
