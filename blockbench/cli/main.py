@@ -38,7 +38,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "check": ("check_cmd", "check_command",
         "Fail (exit 1) when an accuracy dropped beyond tolerance, or a table disappeared."),
     "plot": ("plot_cmd", "plot_command",
-        "Draw a figure: blocks, quarters, regret or cd."),
+        "Draw a figure: blocks, quarters, regret, cd or race."),
     "replay": ("replay_cmd", "replay_command",
         "Replay search policies on exhaustive tables, looking runs up instead of training."),
 }
