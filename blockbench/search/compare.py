@@ -128,7 +128,7 @@ def run_search(problem: SearchProblem, evaluator: TrainingEvaluator | Sequence[T
     identity = problem.identity
     planned = planned_evaluations(policy, identity.space, request.budget, identity.full_epochs,
                                   len(evaluators))
-    with progress.expecting(planned, counted=in_total, finished=lambda: tracker.evaluations):
+    with progress.expecting(planned, lambda: tracker.evaluations, counted=in_total):
         result = policy.search(identity.space, tracker, request.budget, seed)
     pick_hash = None
     if result.pick is not None:

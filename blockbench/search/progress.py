@@ -66,30 +66,20 @@ class ProgressReporter:
                 self._progress.update(self._overall, total=max(self.total, self.done))
 
     @contextlib.contextmanager
-    def expecting(self, n: int, counted: bool = False,
-                  finished: Callable[[], int] | None = None) -> Iterator[None]:
+    def expecting(self, n: int, finished: Callable[[], int], counted: bool = False) -> Iterator[None]:
         """Expect the block to finish ``n`` runs (already in the total when ``counted``).
 
         On leaving it, however it ends, the total is trued up to the runs it
-        really finished: fewer when a policy stopped early or a run failed.
-        ``finished`` counts them (e.g. a search's evaluations); without it, the
-        runs this reporter saw finish meanwhile count, which is right only when
-        nothing else runs at the same time. Retries grow the total by
-        themselves (:class:`~blockbench.search.evaluator.TrainingEvaluator`).
+        really finished, as ``finished()`` counts them (a search's evaluations):
+        fewer when a policy stopped early or a run failed. Retries grow the
+        total by themselves (:class:`~blockbench.search.evaluator.TrainingEvaluator`).
         """
         if not counted:
             self.add_total(n)
-        with self._lock:
-            done, total = self.done, self.total
         try:
             yield
         finally:
-            if finished is not None:
-                self.add_total(finished() - n)
-            else:
-                with self._lock:
-                    grown = self.total - total  # retries
-                    self.add_total((self.done - done) - n - grown)
+            self.add_total(finished() - n)
 
     def _advance(self) -> None:
         # A run past the total shows as the total (it is trued up when its search ends).
